@@ -1,0 +1,46 @@
+# AudioText — `make serve` runs the whole service on this machine; `make test` proves it.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+EXTRAS ?= engine,operator,dev
+FAST_MARKERS := not slow and not k8s and not images and not postgres and not redis and not s3
+
+.PHONY: install serve test test-fast lint format bench clean help
+
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
+
+install: $(STAMP) ## create .venv/ with the project installed
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[$(EXTRAS)]'
+	@touch $(STAMP)
+
+serve: install ## run everything on http://127.0.0.1:3203 (SQLite, local storage, local executor)
+	$(BIN)/audiotext serve
+
+test: install ## the whole suite (starts its own PostgreSQL, Redis, MinIO and test cluster)
+	$(BIN)/pytest
+
+test-fast: install ## the quick part: no servers, no cluster, no model runs
+	$(BIN)/pytest -m "$(FAST_MARKERS)"
+
+lint: install ## ruff (format + check) and mypy (strict on src/)
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+
+format: install ## apply ruff's formatting and fixes
+	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench
+
+bench: install ## benchmarks (not part of make test); results in bench/RESULTS.md
+	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+clean: ## remove the virtual environment and local data
+	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache
+
+-include hack/*.mk

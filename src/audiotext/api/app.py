@@ -1,0 +1,74 @@
+"""``create_app(settings)``: the gateway, with a lifespan that opens and closes every backend."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from prometheus_client import CollectorRegistry, Counter
+
+from audiotext import __version__
+from audiotext.api.backends import Backends
+from audiotext.api.errors import install_error_handlers
+from audiotext.api.middleware import BodyLimitMiddleware, MetricsMiddleware
+from audiotext.api.routes import health, jobs, openai_audio, uploads, ws
+from audiotext.config import Settings
+from audiotext.jobs.schemas import JobPublic
+
+log = logging.getLogger(__name__)
+
+UPLOAD_PATHS = ("/api/v1/job/transcribe", "/v1/audio/", "/api/v1/audio/upload/")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    registry = CollectorRegistry()
+    finished = Counter(
+        "audiotext_jobs_finished_total", "Jobs that reached a final state", ["status"],
+        registry=registry,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        backends = Backends.open(settings)
+
+        async def count_finished(job: JobPublic) -> None:
+            finished.labels(job.status.value).inc()
+
+        backends.jobs.final_hooks.append(count_finished)
+        app.state.backends = backends
+        try:
+            await backends.start()
+            yield
+        finally:
+            await backends.close()
+
+    app = FastAPI(
+        title="AudioText",
+        version=__version__,
+        description="Self-hosted speech to text with Whisper: REST, WebSocket and "
+        "OpenAI-compatible endpoints.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.metrics = registry
+    install_error_handlers(app)
+    for router in (health.router, uploads.router, jobs.router, ws.router, openai_audio.router):
+        app.include_router(router)
+    app.add_middleware(
+        BodyLimitMiddleware, limit=lambda: settings.max_upload_bytes, paths=UPLOAD_PATHS
+    )
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            # Credentials are never combined with a wildcard origin.
+            allow_credentials="*" not in settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+    app.add_middleware(MetricsMiddleware, registry=registry)
+    return app

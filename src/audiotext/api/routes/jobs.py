@@ -1,0 +1,157 @@
+"""Jobs: create, read, list, cancel, transcript."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import ValidationError
+from starlette.datastructures import UploadFile
+
+from audiotext.api.deps import JobServiceDep, OwnerDep, SettingsDep
+from audiotext.api.schemas import JobCreate, JobList, JobPublic
+from audiotext.api.uploaded_file import form_text, saved_upload
+from audiotext.formats import MEDIA_TYPES, render
+from audiotext.jobs.errors import InvalidParameter, UnsupportedAudio
+from audiotext.jobs.states import JobStatus
+from audiotext.services.jobs import JobRequest
+
+router = APIRouter(prefix="/api/v1/job", tags=["jobs"])
+
+_JOB_FIELDS = ("description", "model", "engine", "language", "task", "callback_url")
+
+_TRANSCRIBE_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": JobCreate.model_json_schema()},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary"},
+                        **{
+                            name: {"type": "string"}
+                            for name in ("filename", *_JOB_FIELDS)
+                        },
+                    },
+                }
+            },
+        },
+    }
+}
+
+
+def _request_of(fields: dict[str, Any], filename: str) -> JobRequest:
+    return JobRequest(
+        filename=filename,
+        description=fields.get("description"),
+        model=fields.get("model"),
+        engine=fields.get("engine"),
+        language=fields.get("language"),
+        task=fields.get("task") or "transcribe",
+        callback_url=fields.get("callback_url"),
+    )
+
+
+@router.post(
+    "/transcribe",
+    status_code=202,
+    response_model=JobPublic,
+    summary="Start a job for an uploaded object (JSON) or a file (multipart)",
+    openapi_extra=_TRANSCRIBE_BODY,
+    responses={
+        400: {"description": "Broken audio"},
+        404: {"description": "No such uploaded object"},
+        413: {"description": "Too large"},
+        415: {"description": "Not audio"},
+        503: {"description": "A backend is down"},
+    },
+)
+async def transcribe(
+    request: Request, jobs: JobServiceDep, owner: OwnerDep, settings: SettingsDep
+) -> JobPublic:
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("multipart/form-data"):
+        async with request.form(max_files=1, max_fields=20) as form:
+            fields = {name: form_text(form.get(name)) for name in ("filename", *_JOB_FIELDS)}
+            upload = form.get("file")
+            filename = fields["filename"] or (
+                upload.filename if isinstance(upload, UploadFile) else None
+            )
+            try:
+                checked = JobCreate.model_validate(
+                    {**{k: v for k, v in fields.items() if v is not None},
+                     "filename": filename or "audio", "url": "multipart"}
+                )
+            except ValidationError as exc:
+                raise InvalidParameter(_first_error(exc)) from None
+            async with saved_upload(upload) as path:
+                part_type = upload.content_type if isinstance(upload, UploadFile) else ""
+                return await jobs.create_from_file(
+                    _request_of(checked.model_dump(), checked.filename),
+                    path,
+                    part_type or "",
+                    owner=owner,
+                )
+    if not content_type.startswith("application/json"):
+        raise UnsupportedAudio("send JSON with an uploaded object's url, or a multipart file")
+    try:
+        body = JobCreate.model_validate_json(await request.body())
+    except ValidationError as exc:
+        raise InvalidParameter(_first_error(exc)) from None
+    return await jobs.create_from_url(
+        _request_of(body.model_dump(), body.filename), body.url, owner=owner
+    )
+
+
+def _first_error(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors():
+        where = ".".join(str(p) for p in error.get("loc", ()))
+        parts.append(f"{where}: {error['msg']}" if where else error["msg"])
+    return "invalid parameters: " + "; ".join(parts)
+
+
+@router.get("/status/{job_id}", response_model=JobPublic, summary="A job's status and result")
+async def get_status(job_id: str, jobs: JobServiceDep, owner: OwnerDep) -> JobPublic:
+    return await jobs.get(job_id, owner=owner)
+
+
+@router.get("/read", response_model=JobList, summary="Jobs, newest first")
+async def list_jobs(
+    jobs: JobServiceDep,
+    owner: OwnerDep,
+    status: Annotated[JobStatus | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 20,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
+) -> JobList:
+    items, total = await jobs.list(status=status, limit=limit, offset=offset, owner=owner)
+    return JobList(items=items, total=total, limit=limit, offset=offset)
+
+
+@router.delete(
+    "/{job_id}",
+    response_model=JobPublic,
+    summary="Cancel a pending or running job",
+    responses={404: {"description": "Unknown job"}, 409: {"description": "Already final"}},
+)
+async def cancel_job(job_id: str, jobs: JobServiceDep, owner: OwnerDep) -> JobPublic:
+    return await jobs.cancel(job_id, owner=owner)
+
+
+@router.get(
+    "/{job_id}/transcript",
+    summary="The transcript as txt, json, srt or vtt",
+    response_class=Response,
+    responses={404: {"description": "Unknown job"}, 409: {"description": "Not completed"}},
+)
+async def get_transcript(
+    job_id: str,
+    jobs: JobServiceDep,
+    owner: OwnerDep,
+    format: Annotated[Literal["txt", "json", "srt", "vtt"], Query()] = "txt",
+) -> Response:
+    transcript = await jobs.transcript(job_id, owner=owner)
+    return Response(render(transcript, format), media_type=MEDIA_TYPES[format])

@@ -1,0 +1,129 @@
+"""OpenAI-compatible speech to text: the official ``openai`` SDK works against these unchanged."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse, PlainTextResponse
+
+from audiotext.api.deps import JobServiceDep, OwnerDep, SettingsDep
+from audiotext.api.uploaded_file import form_text, saved_upload
+from audiotext.config import Settings
+from audiotext.formats import MEDIA_TYPES, openai_verbose, render
+from audiotext.jobs.errors import AudioTextError, InvalidParameter
+from audiotext.jobs.states import JobStatus
+from audiotext.services.jobs import JobRequest, JobService, wait_for_final
+
+router = APIRouter(prefix="/v1/audio", tags=["openai"])
+
+RESPONSE_FORMATS = ("json", "text", "srt", "verbose_json", "vtt")
+# Names that OpenAI clients send; they all mean "the configured default model".
+OPENAI_MODEL_ALIASES = ("whisper-1", "gpt-4o-transcribe", "gpt-4o-mini-transcribe")
+
+_FORM_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file", "model"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary"},
+                        "model": {"type": "string"},
+                        "language": {"type": "string"},
+                        "prompt": {"type": "string"},
+                        "response_format": {"type": "string", "enum": list(RESPONSE_FORMATS)},
+                        "temperature": {"type": "number", "minimum": 0, "maximum": 1},
+                        "timestamp_granularities[]": {
+                            "type": "array",
+                            "items": {"type": "string", "enum": ["segment", "word"]},
+                        },
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+class FailedJob(AudioTextError):
+    status_code = 500
+    code = "transcription_failed"
+
+
+def _model(name: str | None, settings: Settings) -> str:
+    if not name:
+        raise InvalidParameter("model is required (whisper-1 selects the default model)")
+    return settings.model if name in OPENAI_MODEL_ALIASES else name
+
+
+async def _handle(
+    request: Request,
+    jobs: JobService,
+    owner: str | None,
+    settings: Settings,
+    task: Literal["transcribe", "translate"],
+) -> Response:
+    async with request.form(max_files=1, max_fields=20) as form:
+        response_format = form_text(form.get("response_format")) or "json"
+        if response_format not in RESPONSE_FORMATS:
+            raise InvalidParameter(
+                f"response_format must be one of {', '.join(RESPONSE_FORMATS)}"
+            )
+        temperature_text = form_text(form.get("temperature"))
+        try:
+            temperature = float(temperature_text) if temperature_text is not None else None
+        except ValueError:
+            raise InvalidParameter("temperature must be a number") from None
+        if temperature is not None and not 0 <= temperature <= 1:
+            raise InvalidParameter("temperature must be between 0 and 1")
+        granularities = {str(g) for g in form.getlist("timestamp_granularities[]")}
+        if not granularities <= {"segment", "word"}:
+            raise InvalidParameter("timestamp_granularities[] may hold segment and word")
+        language = form_text(form.get("language"))
+        if language is not None and (len(language) > 16 or not language.replace("-", "").isalpha()):
+            raise InvalidParameter("language must be a language code such as en")
+        upload = form.get("file")
+        job_request = JobRequest(
+            filename=getattr(upload, "filename", None) or "audio",
+            model=_model(form_text(form.get("model")), settings),
+            language=language,
+            task=task,
+            prompt=form_text(form.get("prompt")),
+            temperature=temperature,
+            options={"source": "openai"},
+        )
+        async with saved_upload(upload) as path:
+            job = await jobs.create_from_file(
+                job_request, path, getattr(upload, "content_type", "") or "", owner=owner
+            )
+    job = await wait_for_final(jobs, job.id, settings.openai_timeout_seconds)
+    if job.status != JobStatus.COMPLETED:
+        raise FailedJob(f"transcription {job.status.value}: {job.error_message or 'no reason'}")
+    transcript = await jobs.transcript(job.id, owner=owner)
+    if response_format == "json":
+        return JSONResponse({"text": transcript.text})
+    if response_format == "verbose_json":
+        return JSONResponse(openai_verbose(transcript, granularities))
+    fmt = "txt" if response_format == "text" else response_format
+    return PlainTextResponse(render(transcript, fmt), media_type=MEDIA_TYPES[fmt])
+
+
+@router.post(
+    "/transcriptions", summary="OpenAI-compatible transcription", openapi_extra=_FORM_BODY
+)
+async def create_transcription(
+    request: Request, jobs: JobServiceDep, owner: OwnerDep, settings: SettingsDep
+) -> Response:
+    return await _handle(request, jobs, owner, settings, "transcribe")
+
+
+@router.post(
+    "/translations", summary="OpenAI-compatible translation to English", openapi_extra=_FORM_BODY
+)
+async def create_translation(
+    request: Request, jobs: JobServiceDep, owner: OwnerDep, settings: SettingsDep
+) -> Response:
+    return await _handle(request, jobs, owner, settings, "translate")

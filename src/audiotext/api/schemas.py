@@ -1,0 +1,70 @@
+"""Request and response bodies of the HTTP API."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from audiotext.jobs.schemas import JobPublic
+
+__all__ = [
+    "ErrorBody",
+    "HealthPublic",
+    "JobCreate",
+    "JobList",
+    "JobPublic",
+    "PresignedUrlCreate",
+    "PresignedUrlPublic",
+]
+
+
+class JobBase(BaseModel):
+    description: str | None = Field(None, max_length=2000)
+    model: str | None = Field(None, max_length=255, description="Default from configuration.")
+    engine: Literal["faster-whisper", "openai-whisper"] | None = None
+    language: str | None = Field(
+        None, min_length=2, max_length=16, pattern=r"^[A-Za-z-]+$", description="Detected if absent."
+    )
+    task: Literal["transcribe", "translate"] = "transcribe"
+    callback_url: str | None = Field(
+        None, max_length=2000, description="Receives the job (POST, signed) at its final state."
+    )
+
+
+class JobCreate(JobBase):
+    filename: str = Field(min_length=1, max_length=255)
+    url: str = Field(min_length=1, max_length=2000, description="The `url` of a presigned upload.")
+
+
+class JobList(BaseModel):
+    items: list[JobPublic]
+    total: int
+    limit: int
+    offset: int
+
+
+class PresignedUrlCreate(BaseModel):
+    filename: str = Field(min_length=1, max_length=255)
+    content_type: str = Field(min_length=3, max_length=255, pattern=r"^[\w.+-]+/[\w.+-]+$")
+    size: int = Field(gt=0, description="Exact size of the file in bytes.")
+
+
+class PresignedUrlPublic(BaseModel):
+    upload_url: str
+    method: str
+    headers: dict[str, str]
+    url: str
+    expires_in: int
+
+
+class HealthPublic(BaseModel):
+    name: str
+    version: str
+    status: str
+    executor: str
+
+
+class ErrorBody(BaseModel):
+    detail: str
+    code: str

@@ -1,0 +1,120 @@
+"""Recognising and decoding audio by its content, never by its name alone."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from audiotext.engine.base import SAMPLE_RATE, Audio
+from audiotext.jobs.errors import InvalidAudio, UnsupportedAudio
+
+SUPPORTED_FORMATS = ("mp3", "wav", "flac", "m4a", "mp4", "aac", "ogg", "webm")
+
+# Container names as FFmpeg reports them, mapped to the formats we accept.
+_CONTAINERS = {
+    "mp3": "mp3",
+    "wav": "wav",
+    "flac": "flac",
+    "mov,mp4,m4a,3gp,3g2,mj2": "mp4",
+    "aac": "aac",
+    "ogg": "ogg",
+    "matroska,webm": "webm",
+}
+
+CONTENT_TYPES = {
+    "mp3": "audio/mpeg",
+    "wav": "audio/wav",
+    "flac": "audio/flac",
+    "m4a": "audio/mp4",
+    "mp4": "audio/mp4",
+    "aac": "audio/aac",
+    "ogg": "audio/ogg",
+    "webm": "audio/webm",
+}
+
+_ARCHIVES = (b"PK\x03\x04", b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00", b"7z\xbc\xaf\x27\x1c", b"Rar!")
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    format: str
+    codec: str
+    duration: float | None
+
+
+def sniff(head: bytes) -> str | None:
+    """The audio format that the first bytes of a file announce, or None."""
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        return "wav"
+    if head[:4] == b"fLaC":
+        return "flac"
+    if head[:4] == b"OggS":
+        return "ogg"
+    if head[:4] == b"\x1a\x45\xdf\xa3":
+        return "webm"
+    if head[4:8] == b"ftyp":
+        return "mp4"
+    if head[:3] == b"ID3":
+        return "mp3"
+    if len(head) >= 2 and head[0] == 0xFF and head[1] & 0xF6 == 0xF0:
+        return "aac"  # ADTS
+    if len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0:
+        return "mp3"  # MPEG audio frame sync
+    return None
+
+
+def probe(path: Path) -> AudioInfo:
+    """Check that ``path`` holds decodable audio in a supported format.
+
+    Raises ``InvalidAudio`` (400) for empty or broken files and ``UnsupportedAudio`` (415)
+    for anything that is not audio we accept.
+    """
+    import av
+
+    size = path.stat().st_size
+    if size == 0:
+        raise InvalidAudio("the file is empty")
+    with path.open("rb") as f:
+        head = f.read(64)
+    if head.startswith(_ARCHIVES):
+        raise UnsupportedAudio("the file is an archive, not audio")
+    if sniff(head) is None:
+        raise UnsupportedAudio(
+            "the file is not audio in a supported format "
+            f"({', '.join(SUPPORTED_FORMATS)})"
+        )
+    try:
+        with av.open(str(path), metadata_errors="ignore") as container:
+            fmt = _CONTAINERS.get(container.format.name)
+            if fmt is None:
+                raise UnsupportedAudio(f"unsupported audio format {container.format.name!r}")
+            if not container.streams.audio:
+                raise UnsupportedAudio("the file has no audio stream")
+            stream = container.streams.audio[0]
+            decoded = False
+            for frame in container.decode(stream):
+                if frame.samples > 0:
+                    decoded = True
+                    break
+            if not decoded:
+                raise InvalidAudio("the file has no decodable audio (empty or truncated)")
+            duration = float(container.duration) / 1_000_000 if container.duration else None
+            return AudioInfo(format=fmt, codec=stream.codec_context.name, duration=duration)
+    except (UnsupportedAudio, InvalidAudio):
+        raise
+    except (av.error.FFmpegError, UnicodeDecodeError, ValueError, IndexError) as exc:
+        raise InvalidAudio(f"the audio cannot be decoded: {exc}") from exc
+
+
+def decode(path: Path) -> Audio:
+    """The whole file as 16 kHz mono float32, the way Whisper wants it."""
+    import av
+    from faster_whisper.audio import decode_audio
+
+    try:
+        audio = decode_audio(str(path), sampling_rate=SAMPLE_RATE)
+    except (av.error.FFmpegError, ValueError, IndexError) as exc:
+        raise InvalidAudio(f"the audio cannot be decoded: {exc}") from exc
+    return np.asarray(audio, dtype=np.float32)

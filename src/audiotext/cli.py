@@ -1,0 +1,169 @@
+"""The ``audiotext`` command: serve, api, operator, worker, migrate, transcribe."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from pathlib import Path
+
+from audiotext import __version__
+from audiotext.config import Settings
+
+
+def _serve(settings: Settings) -> int:
+    import uvicorn
+
+    from audiotext.api.app import create_app
+    from audiotext.db.migrate import upgrade
+
+    upgrade(settings.resolved_database_url)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        timeout_graceful_shutdown=20,
+        proxy_headers=True,
+    )
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """All in one process: gateway + local executor on the embedded defaults."""
+    settings = Settings()
+    if args.host:
+        settings.host = args.host
+    if args.port:
+        settings.port = args.port
+    return _serve(settings)
+
+
+def cmd_api(args: argparse.Namespace) -> int:
+    """The gateway alone (with the executor from configuration)."""
+    return cmd_serve(args)
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from audiotext.db.migrate import downgrade, upgrade
+
+    settings = Settings()
+    if args.downgrade:
+        downgrade(settings.resolved_database_url, args.revision or "base")
+    else:
+        upgrade(settings.resolved_database_url, args.revision or "head")
+    print(f"database migrated ({'down' if args.downgrade else 'up'})", file=sys.stderr)
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from audiotext.worker.main import run_worker
+
+    return run_worker(args.job_id, Settings())
+
+
+def cmd_operator(args: argparse.Namespace) -> int:
+    from audiotext.operator.main import run_operator
+
+    return run_operator(Settings())
+
+
+def cmd_transcribe(args: argparse.Namespace) -> int:
+    """Transcribe one local file, offline, and print it."""
+    from audiotext.engine import EngineRegistry, TranscribeOptions
+    from audiotext.formats import render
+    from audiotext.jobs.errors import AudioTextError
+    from audiotext.pipeline import transcribe_file
+
+    settings = Settings()
+    engines = EngineRegistry(settings)
+    options = TranscribeOptions(
+        model=args.model or settings.model,
+        language=args.language,
+        task=args.task,
+        vad_filter=settings.vad_filter,
+        beam_size=settings.beam_size,
+    )
+    show_progress = sys.stderr.isatty() and not args.quiet
+
+    def on_progress(percent: int, _segment: object) -> None:
+        if show_progress:
+            bar = "#" * (percent // 4)
+            sys.stderr.write(f"\r[{bar:<25}] {percent:3d}%")
+            sys.stderr.flush()
+
+    try:
+        transcript = transcribe_file(
+            engines.get(args.engine), Path(args.file), options, on_progress
+        )
+    except FileNotFoundError:
+        print(f"error: {args.file}: no such file", file=sys.stderr)
+        return 2
+    except AudioTextError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 2
+    if show_progress:
+        sys.stderr.write(f"\r[{'#' * 25}] 100%\n")
+    output = render(transcript, args.format)
+    if args.output:
+        Path(args.output).write_text(output, encoding="utf-8")
+    else:
+        sys.stdout.write(output if output.endswith("\n") or not output else output + "\n")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="audiotext", description="Self-hosted speech to text with Whisper."
+    )
+    parser.add_argument("--version", action="version", version=f"audiotext {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    for name, func, text in (
+        ("serve", cmd_serve, "run everything on this machine (local mode)"),
+        ("api", cmd_api, "run the HTTP gateway"),
+    ):
+        p = sub.add_parser(name, help=text, description=text)
+        p.add_argument("--host", help="bind address (AUDIOTEXT_HOST)")
+        p.add_argument("--port", type=int, help="port (AUDIOTEXT_PORT, default 3203)")
+        p.set_defaults(func=func)
+
+    p = sub.add_parser("operator", help="run the Kubernetes operator")
+    p.set_defaults(func=cmd_operator)
+
+    p = sub.add_parser("worker", help="run one job to its end (what a Job pod runs)")
+    p.add_argument("job_id")
+    p.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser("migrate", help="apply database migrations")
+    p.add_argument("--downgrade", action="store_true", help="go down instead of up")
+    p.add_argument("--revision", help="target revision (default: head, or base going down)")
+    p.set_defaults(func=cmd_migrate)
+
+    p = sub.add_parser("transcribe", help="transcribe a local audio file and print it")
+    p.add_argument("file")
+    p.add_argument("--format", choices=("txt", "json", "srt", "vtt"), default="txt")
+    p.add_argument("--model", help="model name or path (default from configuration)")
+    p.add_argument("--engine", choices=("faster-whisper", "openai-whisper"))
+    p.add_argument("--language", help="language code; detected when absent")
+    p.add_argument("--task", choices=("transcribe", "translate"), default="transcribe")
+    p.add_argument("--output", "-o", help="write to this file instead of stdout")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_transcribe)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(
+        level=os.environ.get("AUDIOTEXT_LOG_LEVEL", "INFO").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    args = build_parser().parse_args(argv)
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

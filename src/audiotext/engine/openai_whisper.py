@@ -1,0 +1,100 @@
+"""openai-whisper (PyTorch): a second engine, installed with the ``openai-whisper`` extra."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+from audiotext.config import Settings
+from audiotext.engine.base import (
+    SAMPLE_RATE,
+    Audio,
+    Segment,
+    TranscribeOptions,
+    TranscriptInfo,
+    Word,
+)
+from audiotext.jobs.errors import EngineError, InvalidParameter
+
+
+def available() -> bool:
+    try:
+        import whisper  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+class OpenAIWhisperEngine:
+    name = "openai-whisper"
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._models: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def load(self, model: str) -> Any:
+        with self._lock:
+            if model not in self._models:
+                try:
+                    import whisper
+                except ImportError as exc:
+                    raise EngineError(
+                        "openai-whisper is not installed (install audiotext[openai-whisper])"
+                    ) from exc
+                device = "cuda" if self.settings.device == "cuda" else "cpu"
+                try:
+                    self._models[model] = whisper.load_model(
+                        model,
+                        device=device,
+                        download_root=str(self.settings.model_dir)
+                        if self.settings.model_dir
+                        else None,
+                    )
+                except (RuntimeError, OSError, ValueError) as exc:
+                    raise InvalidParameter(f"model {model!r} cannot be loaded: {exc}") from exc
+            return self._models[model]
+
+    def transcribe(
+        self, audio: Audio, options: TranscribeOptions
+    ) -> tuple[Iterator[Segment], TranscriptInfo]:
+        model = self.load(options.model)
+        kwargs: dict[str, Any] = {
+            "language": options.language,
+            "task": options.task,
+            "initial_prompt": options.prompt,
+            "word_timestamps": options.word_timestamps,
+            "fp16": self.settings.device == "cuda",
+        }
+        if options.temperature is not None:
+            kwargs["temperature"] = options.temperature
+        # openai-whisper decodes the whole file at once; segments come out together.
+        result = model.transcribe(audio, **kwargs)
+        segments = [
+            Segment(
+                id=i,
+                start=round(float(s["start"]), 3),
+                end=round(float(s["end"]), 3),
+                text=s["text"],
+                words=[
+                    Word(
+                        start=round(float(w["start"]), 3),
+                        end=round(float(w["end"]), 3),
+                        word=w["word"],
+                        probability=round(float(w.get("probability", 0.0)), 4),
+                    )
+                    for w in s.get("words", [])
+                ],
+                avg_logprob=float(s.get("avg_logprob", 0.0)),
+                no_speech_prob=float(s.get("no_speech_prob", 0.0)),
+                temperature=float(s.get("temperature", 0.0)),
+            )
+            for i, s in enumerate(result["segments"])
+        ]
+        info = TranscriptInfo(
+            language=result.get("language") or options.language or "",
+            language_probability=1.0,
+            duration=len(audio) / SAMPLE_RATE,
+        )
+        return iter(segments), info

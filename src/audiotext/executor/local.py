@@ -1,0 +1,110 @@
+"""The local executor: a bounded pool of job runners inside the server process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from audiotext.engine import EngineRegistry
+from audiotext.jobs.errors import InvalidTransition, JobNotFound
+from audiotext.jobs.schemas import JobPublic
+from audiotext.jobs.states import JobStatus
+from audiotext.pipeline import Outcome, run_job
+from audiotext.services.jobs import JobService
+
+log = logging.getLogger(__name__)
+
+RETRY_DELAY_SECONDS = 2.0
+
+
+class LocalExecutor:
+    def __init__(self, jobs: JobService, engines: EngineRegistry) -> None:
+        self.jobs = jobs
+        self.engines = engines
+        self.settings = jobs.settings
+        self.queue: asyncio.Queue[str] = asyncio.Queue()
+        self.running: dict[str, asyncio.Task[Outcome]] = {}
+        self._runners: list[asyncio.Task[None]] = []
+        self._closing = False
+
+    async def start(self) -> None:
+        await self._recover()
+        self._runners = [
+            asyncio.create_task(self._runner(), name=f"local-runner-{i}")
+            for i in range(self.settings.local_concurrency)
+        ]
+
+    async def _recover(self) -> None:
+        """Queue again what an earlier process left pending or running."""
+        for row in await self.jobs.unfinished():
+            if row.status == JobStatus.PROCESSING:
+                if row.attempts >= self.settings.max_attempts:
+                    await self.jobs.fail(
+                        row.id,
+                        f"interrupted {row.attempts} times (server restarts); giving up",
+                    )
+                    continue
+                await self.jobs.requeue(row.id, "interrupted by a server restart; retrying")
+            self.queue.put_nowait(row.id)
+
+    async def submit(self, job: JobPublic) -> None:
+        self.queue.put_nowait(job.id)
+
+    async def cancel(self, job_id: str) -> None:
+        task = self.running.get(job_id)
+        if task is not None:
+            task.cancel()
+
+    async def ping(self) -> None:
+        dead = [r for r in self._runners if r.done()]
+        if dead or not self._runners:
+            raise RuntimeError("local executor is not running")
+
+    @property
+    def queued(self) -> int:
+        return self.queue.qsize()
+
+    async def _runner(self) -> None:
+        while True:
+            job_id = await self.queue.get()
+            task = asyncio.create_task(run_job(job_id, self.jobs, self.engines))
+            self.running[job_id] = task
+            try:
+                await asyncio.wait({task})
+            finally:
+                self.running.pop(job_id, None)
+            if task.cancelled():
+                continue  # the job was cancelled; its row already says so
+            if task.result() is Outcome.TRANSIENT:
+                await self._retry(job_id)
+
+    async def _retry(self, job_id: str) -> None:
+        try:
+            row = await self.jobs.repo.get(job_id)
+            if row.attempts >= self.settings.max_attempts:
+                await self.jobs.fail(job_id, f"gave up after {row.attempts} attempts")
+                return
+            await self.jobs.requeue(job_id, "a backend was unavailable; retrying")
+        except (InvalidTransition, JobNotFound):
+            return
+        except Exception:
+            log.exception("could not requeue job %s; retrying later", job_id)
+        await asyncio.sleep(RETRY_DELAY_SECONDS)
+        self.queue.put_nowait(job_id)
+
+    async def close(self) -> None:
+        """Stop runners; running jobs go back to pending so the next start resumes them."""
+        self._closing = True
+        for runner in self._runners:
+            runner.cancel()
+        interrupted = list(self.running.items())
+        for _, task in interrupted:
+            task.cancel()
+        for task in [*self._runners, *(t for _, t in interrupted)]:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        for job_id, _ in interrupted:
+            with contextlib.suppress(Exception):
+                await self.jobs.requeue(job_id, "interrupted by a server shutdown; will resume")
+        self._runners = []

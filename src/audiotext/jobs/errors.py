@@ -1,0 +1,76 @@
+"""Typed errors. Each carries the HTTP status it maps to; the mapping lives in api/errors.py."""
+
+from __future__ import annotations
+
+
+class AudioTextError(Exception):
+    """Base of every error a client may see."""
+
+    status_code = 500
+    code = "internal_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidAudio(AudioTextError):
+    """Empty, truncated or undecodable audio."""
+
+    status_code = 400
+    code = "invalid_audio"
+
+
+class UnsupportedAudio(AudioTextError):
+    """Not audio, or a format we do not accept."""
+
+    status_code = 415
+    code = "unsupported_media_type"
+
+
+class PayloadTooLarge(AudioTextError):
+    status_code = 413
+    code = "payload_too_large"
+
+
+class InvalidParameter(AudioTextError):
+    status_code = 422
+    code = "invalid_parameter"
+
+
+class JobNotFound(AudioTextError):
+    status_code = 404
+    code = "job_not_found"
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"job {job_id} not found")
+        self.job_id = job_id
+
+
+class ObjectNotFound(AudioTextError):
+    status_code = 404
+    code = "object_not_found"
+
+
+class InvalidTransition(AudioTextError):
+    status_code = 409
+    code = "conflict"
+
+
+class UploadRejected(AudioTextError):
+    """A presigned upload that is expired, forged, or does not match what was signed."""
+
+    status_code = 403
+    code = "upload_rejected"
+
+
+class BackendUnavailable(AudioTextError):
+    status_code = 503
+    code = "backend_unavailable"
+
+
+class EngineError(AudioTextError):
+    """The speech engine failed on audio that looked valid."""
+
+    status_code = 500
+    code = "engine_error"

@@ -1,0 +1,42 @@
+"""The public shape of a job: what the API returns and what the event bus carries."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from audiotext.jobs.states import JobStatus
+
+
+class JobPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    filename: str
+    url: str
+    status: JobStatus
+    progress: int = Field(ge=0, le=100)
+    result_text: str | None = None
+    error_message: str | None = None
+    processing_time_seconds: float | None = None
+    description: str | None = None
+    model: str
+    engine: str
+    language: str | None = None
+    task: str
+    audio_duration_seconds: float | None = None
+    attempts: int = 0
+    callback_url: str | None = None
+    creation_date: datetime
+    update_date: datetime
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+
+    @classmethod
+    def of(cls, row: Any) -> JobPublic:
+        return cls.model_validate(row, from_attributes=True)
+
+    def event(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")

@@ -1,0 +1,179 @@
+"""decode → transcribe → write artifacts → publish progress.
+
+Shared by the local executor and the worker Job, so neither imports the other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from audiotext import audio
+from audiotext.config import OUTPUT_FORMATS
+from audiotext.db.models import TranscriptionJobRow
+from audiotext.engine import Engine, EngineRegistry, Segment, TranscribeOptions, Transcript
+from audiotext.formats import MEDIA_TYPES, render
+from audiotext.jobs.errors import (
+    AudioTextError,
+    BackendUnavailable,
+    InvalidAudio,
+    InvalidParameter,
+    InvalidTransition,
+    JobNotFound,
+    ObjectNotFound,
+    UnsupportedAudio,
+)
+from audiotext.services.jobs import JobService
+from audiotext.storage import ObjectStorage, transcript_key
+
+log = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[int, Segment], None]
+
+
+class Outcome(enum.Enum):
+    COMPLETED = "completed"
+    BAD_INPUT = "bad_input"  # retrying cannot help
+    FAILED = "failed"
+    TRANSIENT = "transient"  # a backend was away; another attempt may succeed
+    SKIPPED = "skipped"  # not pending any more (cancelled, or another runner has it)
+
+
+def options_for(row: TranscriptionJobRow, *, vad_filter: bool, beam_size: int) -> TranscribeOptions:
+    opts: dict[str, Any] = row.options or {}
+    task = "translate" if row.task == "translate" else "transcribe"
+    return TranscribeOptions(
+        model=row.model,
+        language=row.language,
+        task=task,
+        prompt=opts.get("prompt"),
+        temperature=opts.get("temperature"),
+        word_timestamps=bool(opts.get("word_timestamps", True)),
+        vad_filter=vad_filter,
+        beam_size=beam_size,
+    )
+
+
+def progress_of(segment: Segment, duration: float) -> int:
+    if duration <= 0:
+        return 0
+    return max(0, min(99, int(segment.end / duration * 100)))
+
+
+def transcribe_audio(
+    engine: Engine,
+    samples: audio.Audio,
+    options: TranscribeOptions,
+    on_progress: ProgressCallback | None = None,
+) -> Transcript:
+    """Blocking: run the engine over decoded audio, reporting progress per segment."""
+    segments, info = engine.transcribe(samples, options)
+    collected = []
+    for segment in segments:
+        collected.append(segment)
+        if on_progress is not None:
+            on_progress(progress_of(segment, info.duration), segment)
+    return Transcript(
+        language=info.language, duration=info.duration, segments=collected, task=options.task
+    )
+
+
+def transcribe_file(
+    engine: Engine,
+    path: Path,
+    options: TranscribeOptions,
+    on_progress: ProgressCallback | None = None,
+) -> Transcript:
+    """Blocking: probe, decode and transcribe one local file (the CLI's path)."""
+    audio.probe(path)
+    return transcribe_audio(engine, audio.decode(path), options, on_progress)
+
+
+async def write_artifacts(
+    storage: ObjectStorage, job_id: str, transcript: Transcript
+) -> dict[str, str]:
+    """One artifact per output format; returns format → URL."""
+    outputs: dict[str, str] = {}
+    for fmt in OUTPUT_FORMATS:
+        key = transcript_key(job_id, fmt)
+        await storage.put_bytes(key, render(transcript, fmt).encode(), MEDIA_TYPES[fmt])
+        outputs[fmt] = storage.url_for(key)
+    return outputs
+
+
+async def run_job(
+    job_id: str, jobs: JobService, engines: EngineRegistry, *, claimed: bool = False
+) -> Outcome:
+    """Run one job from pending to a final state (or back to pending on transient trouble)."""
+    if claimed:
+        row: TranscriptionJobRow | None = await jobs.repo.get(job_id)
+    else:
+        row = await jobs.start(job_id)
+    if row is None:
+        return Outcome.SKIPPED
+    started = time.monotonic()
+    settings = jobs.settings
+    try:
+        engine = engines.get(row.engine)
+        options = options_for(row, vad_filter=settings.vad_filter, beam_size=settings.beam_size)
+        key = jobs.storage.key_for(row.url)
+        async with jobs.storage.local_path(key) as path:
+            samples = await asyncio.to_thread(audio.decode, path)
+        transcript = await _transcribe_reporting(jobs, job_id, engine, samples, options)
+        await write_artifacts(jobs.storage, job_id, transcript)
+        await jobs.complete(job_id, transcript, time.monotonic() - started)
+        return Outcome.COMPLETED
+    except (InvalidTransition, JobNotFound):
+        return Outcome.SKIPPED  # cancelled (or deleted) while running
+    except (InvalidAudio, UnsupportedAudio, InvalidParameter, ObjectNotFound) as exc:
+        await _fail_quietly(jobs, job_id, exc.message, time.monotonic() - started)
+        return Outcome.BAD_INPUT
+    except BackendUnavailable as exc:
+        log.warning("job %s interrupted: %s", job_id, exc.message)
+        return Outcome.TRANSIENT
+    except AudioTextError as exc:
+        await _fail_quietly(jobs, job_id, exc.message, time.monotonic() - started)
+        return Outcome.FAILED
+    except Exception as exc:
+        log.exception("job %s failed", job_id)
+        await _fail_quietly(jobs, job_id, f"{type(exc).__name__}: {exc}", time.monotonic() - started)
+        return Outcome.FAILED
+
+
+async def _transcribe_reporting(
+    jobs: JobService,
+    job_id: str,
+    engine: Engine,
+    samples: audio.Audio,
+    options: TranscribeOptions,
+) -> Transcript:
+    """Transcribe in a worker thread, one segment at a time, publishing progress as it moves."""
+    segments, info = await asyncio.to_thread(engine.transcribe, samples, options)
+    await jobs.report_progress(job_id, 0, language=info.language, duration=info.duration)
+    collected: list[Segment] = []
+    last = 0
+    iterator: Iterator[Segment] = iter(segments)
+    while True:
+        segment = await asyncio.to_thread(next, iterator, None)
+        if segment is None:
+            break
+        collected.append(segment)
+        progress = progress_of(segment, info.duration)
+        if progress > last:
+            last = progress
+            await jobs.report_progress(job_id, progress)
+    return Transcript(
+        language=info.language, duration=info.duration, segments=collected, task=options.task
+    )
+
+
+async def _fail_quietly(jobs: JobService, job_id: str, message: str, elapsed: float) -> None:
+    try:
+        await jobs.fail(job_id, message, elapsed)
+    except (InvalidTransition, JobNotFound):
+        pass
