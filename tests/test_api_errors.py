@@ -6,9 +6,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from helpers import running_app
 
 from audiotext.config import Settings
-from conftest import running_app
 
 
 def stored_files(settings: Settings) -> list[Path]:
@@ -119,7 +119,9 @@ async def test_truncated_file_is_400(
 
 
 async def test_multipart_without_file_is_422(client: httpx.AsyncClient) -> None:
-    response = await client.post("/api/v1/job/transcribe", data={"filename": "x.wav"}, files={"other": ("a", b"b")})
+    response = await client.post(
+        "/api/v1/job/transcribe", data={"filename": "x.wav"}, files={"other": ("a", b"b")}
+    )
     assert response.status_code == 422
     assert "file" in response.json()["detail"]
 
@@ -139,7 +141,9 @@ async def test_too_large_multipart_is_413_while_streaming(tmp_path: Path) -> Non
         async def body():  # type: ignore[no-untyped-def]
             nonlocal sent
             boundary = b"--b\r\n"
-            yield boundary + b'Content-Disposition: form-data; name="file"; filename="a.wav"\r\n\r\n'
+            yield (
+                boundary + b'Content-Disposition: form-data; name="file"; filename="a.wav"\r\n\r\n'
+            )
             for _ in range(1000):  # 64 MB if nobody stops us
                 sent += 65536
                 yield b"\0" * 65536
@@ -176,7 +180,11 @@ async def test_presigned_url_validation(client: httpx.AsyncClient, settings: Set
     assert bad_type.status_code == 415
     too_big = await client.post(
         "/api/v1/audio/presigned-url",
-        json={"filename": "a.wav", "content_type": "audio/wav", "size": settings.max_upload_bytes + 1},
+        json={
+            "filename": "a.wav",
+            "content_type": "audio/wav",
+            "size": settings.max_upload_bytes + 1,
+        },
     )
     assert too_big.status_code == 413
     missing = await client.post("/api/v1/audio/presigned-url", json={"filename": "a.wav"})
@@ -210,22 +218,32 @@ async def test_local_upload_url_is_bound_to_what_was_signed(
         )
         assert larger.status_code == 413
         forged = signed["upload_url"][:-3] + "abc"
-        assert (await client.put(forged, content=data, headers=signed["headers"])).status_code == 403
+        assert (
+            await client.put(forged, content=data, headers=signed["headers"])
+        ).status_code == 403
         assert stored_files(settings) == []
         ok = await client.put(signed["upload_url"], content=data, headers=signed["headers"])
         assert ok.status_code == 200
         assert len(stored_files(settings)) == 1
 
 
-async def test_transcribe_unknown_or_foreign_url(client: httpx.AsyncClient, settings: Settings) -> None:
+async def test_transcribe_unknown_or_foreign_url(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
     root = Path(settings.resolved_storage_url)
     missing = await client.post(
         "/api/v1/job/transcribe",
         json={"filename": "a.wav", "url": (root / "uploads/x/a.wav").as_uri()},
     )
     assert missing.status_code == 404
-    for url in ("http://169.254.169.254/latest/meta-data", "file:///etc/passwd", "s3://other/a.wav"):
-        response = await client.post("/api/v1/job/transcribe", json={"filename": "a.wav", "url": url})
+    for url in (
+        "http://169.254.169.254/latest/meta-data",
+        "file:///etc/passwd",
+        "s3://other/a.wav",
+    ):
+        response = await client.post(
+            "/api/v1/job/transcribe", json={"filename": "a.wav", "url": url}
+        )
         assert response.status_code == 422, url
     await assert_nothing_left(client, settings)
 
@@ -244,13 +262,17 @@ async def test_json_body_errors(client: httpx.AsyncClient) -> None:
 async def test_openai_errors_use_openai_shape(client: httpx.AsyncClient, jfk: Path) -> None:
     files = {"file": ("jfk.flac", jfk.read_bytes(), "audio/flac")}
     response = await client.post(
-        "/v1/audio/transcriptions", files=files, data={"model": "whisper-1", "response_format": "xml"}
+        "/v1/audio/transcriptions",
+        files=files,
+        data={"model": "whisper-1", "response_format": "xml"},
     )
     assert response.status_code == 422
     error = response.json()["error"]
     assert error["type"] == "invalid_request_error" and "response_format" in error["message"]
     response = await client.post(
-        "/v1/audio/transcriptions", files={"file": ("x.wav", b"nope" * 20, "audio/wav")}, data={"model": "whisper-1"}
+        "/v1/audio/transcriptions",
+        files={"file": ("x.wav", b"nope" * 20, "audio/wav")},
+        data={"model": "whisper-1"},
     )
     assert response.status_code == 415
     assert "error" in response.json()

@@ -104,7 +104,7 @@ kubectl_admin() { "${CLUSTER_DIR}/bin/kubectl" --kubeconfig "${KUBECONFIG_ADMIN}
 declare -A DEBIAN_PACKAGES=(
   [containerd]=containerd [ctr]=containerd [runc]=runc [/usr/lib/cni/bridge]=containernetworking-plugins
   [iptables]=iptables [conntrack]=conntrack [busybox]=busybox-static [openssl]=openssl
-  [ip]=iproute2 [flock]=util-linux [setsid]=util-linux [mount]=mount [python3]=python3
+  [ip]=iproute2 [curl]=curl [flock]=util-linux [setsid]=util-linux [mount]=mount [python3]=python3
 )
 
 ensure_debian_packages() {

@@ -6,6 +6,8 @@
 #   localhost/audiotext-build-base:SUITE  the same plus this machine's CA bundle
 #       (TLS is intercepted here, and pip in the builder stages must trust it).
 #       Only builder stages start from it, so no final image carries that CA.
+#       The bundle has a path of its own: installing ca-certificates in a build
+#       step regenerates /etc/ssl/certs/ca-certificates.crt.
 # Both are imported with `podman import` and kept in the project's storage;
 # the debootstrap tarball is cached under .images/cache/.
 set -eu
@@ -86,26 +88,25 @@ if ! "$PODMAN" image exists "$BASE_IMAGE"; then
         "$TARBALL" "$BASE_IMAGE" >/dev/null
 fi
 
-# The build base follows the machine's CA bundle: rebuilt when it changes.
-ca_sum=$(sha256sum "$CA_BUNDLE" | cut -c1-64)
-have_sum=$("$PODMAN" image inspect --format '{{index .Config.Labels "io.audiotext.ca-bundle-sha256"}}' \
-    "$BUILD_BASE_IMAGE" 2>/dev/null || true)
-base_id=$("$PODMAN" image inspect --format '{{.Id}}' "$BASE_IMAGE")
-have_parent=$("$PODMAN" image inspect --format '{{index .Config.Labels "io.audiotext.base-id"}}' \
-    "$BUILD_BASE_IMAGE" 2>/dev/null || true)
-if [ "$have_sum" != "$ca_sum" ] || [ "$have_parent" != "$base_id" ]; then
-    log "making $BUILD_BASE_IMAGE with this machine's CA bundle"
-    ctx="$IMAGES_DIR/cache/build-base-context"
-    rm -rf "$ctx" && mkdir -p "$ctx"
-    cp "$CA_BUNDLE" "$ctx/ca-certificates.crt"
-    cat > "$ctx/Containerfile" <<CF
+# The build base follows the machine's CA bundle and this recipe: it is
+# remade when either changes.
+ctx="$IMAGES_DIR/cache/build-base-context"
+rm -rf "$ctx" && mkdir -p "$ctx"
+cp "$CA_BUNDLE" "$ctx/ca-certificates.crt"
+cat > "$ctx/Containerfile" <<CF
 FROM $BASE_IMAGE
-COPY ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
-ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt \\
-    PIP_CERT=/etc/ssl/certs/ca-certificates.crt \\
-    REQUESTS_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt
-LABEL io.audiotext.ca-bundle-sha256=$ca_sum io.audiotext.base-id=$base_id
+COPY ca-certificates.crt /etc/ssl/build-ca-bundle.crt
+ENV SSL_CERT_FILE=/etc/ssl/build-ca-bundle.crt \\
+    PIP_CERT=/etc/ssl/build-ca-bundle.crt \\
+    REQUESTS_CA_BUNDLE=/etc/ssl/build-ca-bundle.crt
 CF
+recipe=$( (cat "$ctx/Containerfile" "$ctx/ca-certificates.crt"; "$PODMAN" image inspect \
+    --format '{{.Id}}' "$BASE_IMAGE") | sha256sum | cut -c1-64)
+have=$("$PODMAN" image inspect --format '{{index .Config.Labels "io.audiotext.recipe"}}' \
+    "$BUILD_BASE_IMAGE" 2>/dev/null || true)
+if [ "$have" != "$recipe" ]; then
+    log "making $BUILD_BASE_IMAGE with this machine's CA bundle"
+    echo "LABEL io.audiotext.recipe=$recipe" >> "$ctx/Containerfile"
     "$PODMAN" build --quiet --network=none -t "$BUILD_BASE_IMAGE" "$ctx" >/dev/null
-    rm -rf "$ctx"
 fi
+rm -rf "$ctx"

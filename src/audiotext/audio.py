@@ -82,8 +82,7 @@ def probe(path: Path) -> AudioInfo:
         raise UnsupportedAudio("the file is an archive, not audio")
     if sniff(head) is None:
         raise UnsupportedAudio(
-            "the file is not audio in a supported format "
-            f"({', '.join(SUPPORTED_FORMATS)})"
+            f"the file is not audio in a supported format ({', '.join(SUPPORTED_FORMATS)})"
         )
     try:
         with av.open(str(path), metadata_errors="ignore") as container:

@@ -121,6 +121,11 @@ class Settings(BaseSettings):
         None, description="Kubeconfig file; in-cluster credentials when empty."
     )
 
+    termination_log: Path = Field(
+        Path("/dev/termination-log"),
+        description="Where the worker writes why it stopped (shown in the pod's status).",
+    )
+
     # --- webhooks ------------------------------------------------------------------------
     webhook_secret: SecretStr = Field(
         SecretStr(""), description="HMAC-SHA256 key that signs webhook deliveries."

@@ -6,17 +6,25 @@ Shared by the local executor and the worker Job, so neither imports the other.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import logging
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from audiotext import audio
 from audiotext.config import OUTPUT_FORMATS
 from audiotext.db.models import TranscriptionJobRow
-from audiotext.engine import Engine, EngineRegistry, Segment, TranscribeOptions, Transcript
+from audiotext.engine import (
+    Audio,
+    Engine,
+    EngineRegistry,
+    Segment,
+    TranscribeOptions,
+    Transcript,
+)
 from audiotext.formats import MEDIA_TYPES, render
 from audiotext.jobs.errors import (
     AudioTextError,
@@ -46,7 +54,9 @@ class Outcome(enum.Enum):
 
 def options_for(row: TranscriptionJobRow, *, vad_filter: bool, beam_size: int) -> TranscribeOptions:
     opts: dict[str, Any] = row.options or {}
-    task = "translate" if row.task == "translate" else "transcribe"
+    task: Literal["transcribe", "translate"] = (
+        "translate" if row.task == "translate" else "transcribe"
+    )
     return TranscribeOptions(
         model=row.model,
         language=row.language,
@@ -67,7 +77,7 @@ def progress_of(segment: Segment, duration: float) -> int:
 
 def transcribe_audio(
     engine: Engine,
-    samples: audio.Audio,
+    samples: Audio,
     options: TranscribeOptions,
     on_progress: ProgressCallback | None = None,
 ) -> Transcript:
@@ -123,6 +133,7 @@ async def run_job(
         options = options_for(row, vad_filter=settings.vad_filter, beam_size=settings.beam_size)
         key = jobs.storage.key_for(row.url)
         async with jobs.storage.local_path(key) as path:
+            await asyncio.to_thread(audio.probe, path)
             samples = await asyncio.to_thread(audio.decode, path)
         transcript = await _transcribe_reporting(jobs, job_id, engine, samples, options)
         await write_artifacts(jobs.storage, job_id, transcript)
@@ -141,7 +152,9 @@ async def run_job(
         return Outcome.FAILED
     except Exception as exc:
         log.exception("job %s failed", job_id)
-        await _fail_quietly(jobs, job_id, f"{type(exc).__name__}: {exc}", time.monotonic() - started)
+        await _fail_quietly(
+            jobs, job_id, f"{type(exc).__name__}: {exc}", time.monotonic() - started
+        )
         return Outcome.FAILED
 
 
@@ -149,7 +162,7 @@ async def _transcribe_reporting(
     jobs: JobService,
     job_id: str,
     engine: Engine,
-    samples: audio.Audio,
+    samples: Audio,
     options: TranscribeOptions,
 ) -> Transcript:
     """Transcribe in a worker thread, one segment at a time, publishing progress as it moves."""
@@ -173,7 +186,5 @@ async def _transcribe_reporting(
 
 
 async def _fail_quietly(jobs: JobService, job_id: str, message: str, elapsed: float) -> None:
-    try:
+    with contextlib.suppress(InvalidTransition, JobNotFound):
         await jobs.fail(job_id, message, elapsed)
-    except (InvalidTransition, JobNotFound):
-        pass

@@ -27,7 +27,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     registry = CollectorRegistry()
     finished = Counter(
-        "audiotext_jobs_finished_total", "Jobs that reached a final state", ["status"],
+        "audiotext_jobs_finished_total",
+        "Jobs that reached a final state",
+        ["status"],
         registry=registry,
     )
 

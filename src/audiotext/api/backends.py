@@ -13,6 +13,7 @@ from audiotext.engine import EngineRegistry
 from audiotext.executor import Executor, open_executor
 from audiotext.services.jobs import JobService
 from audiotext.services.uploads import UploadService
+from audiotext.services.webhooks import WebhookSender
 from audiotext.storage import ObjectStorage, open_storage
 
 
@@ -26,6 +27,7 @@ class Backends:
     jobs: JobService
     uploads: UploadService
     executor: Executor
+    webhooks: WebhookSender
 
     @classmethod
     def open(cls, settings: Settings) -> Backends:
@@ -40,6 +42,8 @@ class Backends:
         jobs = JobService(settings, JobRepository(db), storage, bus)
         executor = open_executor(jobs, engines)
         jobs.executor = executor
+        webhooks = WebhookSender(settings, jobs.repo)
+        jobs.final_hooks.append(webhooks.on_final)
         return cls(
             settings=settings,
             db=db,
@@ -49,6 +53,7 @@ class Backends:
             jobs=jobs,
             uploads=UploadService(settings, storage),
             executor=executor,
+            webhooks=webhooks,
         )
 
     async def start(self) -> None:
@@ -56,6 +61,13 @@ class Backends:
         await self.executor.start()
 
     async def close(self) -> None:
-        for closer in (self.executor.close, self.bus.close, self.storage.close, self.db.close):
+        closers = (
+            self.executor.close,
+            self.webhooks.close,
+            self.bus.close,
+            self.storage.close,
+            self.db.close,
+        )
+        for closer in closers:
             with contextlib.suppress(Exception):
                 await closer()

@@ -33,7 +33,9 @@ def error_response(
     body: dict[str, Any]
     if request.url.path.startswith(OPENAI_PREFIX):
         # OpenAI's error shape, so its SDK raises the matching exception class.
-        body = {"error": {"message": message, "type": _openai_type(status), "param": None, "code": code}}
+        body = {
+            "error": {"message": message, "type": _openai_type(status), "param": None, "code": code}
+        }
     else:
         body = {"detail": message, "code": code}
     return JSONResponse(body, status_code=status, headers=headers)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Callable
@@ -52,10 +53,8 @@ class BodyLimitMiddleware:
             started = started or message["type"] == "http.response.start"
             await send(message)
 
-        try:
+        with contextlib.suppress(_BodyTooLarge):
             await self.app(scope, limited_receive, guarded_send)
-        except _BodyTooLarge:
-            pass
         if exceeded and not started:
             await _too_large(send, limit - MULTIPART_SLACK, openai)
 
@@ -77,7 +76,14 @@ def _content_length(scope: Scope) -> int | None:
 async def _too_large(send: Send, limit: int, openai: bool) -> None:
     message = f"the upload is larger than the limit of {limit} bytes"
     body: dict[str, object] = (
-        {"error": {"message": message, "type": "invalid_request_error", "param": "file", "code": "payload_too_large"}}
+        {
+            "error": {
+                "message": message,
+                "type": "invalid_request_error",
+                "param": "file",
+                "code": "payload_too_large",
+            }
+        }
         if openai
         else {"detail": message, "code": "payload_too_large"}
     )

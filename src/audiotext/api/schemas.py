@@ -24,7 +24,11 @@ class JobBase(BaseModel):
     model: str | None = Field(None, max_length=255, description="Default from configuration.")
     engine: Literal["faster-whisper", "openai-whisper"] | None = None
     language: str | None = Field(
-        None, min_length=2, max_length=16, pattern=r"^[A-Za-z-]+$", description="Detected if absent."
+        None,
+        min_length=2,
+        max_length=16,
+        pattern=r"^[A-Za-z-]+$",
+        description="Detected if absent.",
     )
     task: Literal["transcribe", "translate"] = "transcribe"
     callback_url: str | None = Field(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from typing import Any
 
 from audiotext.engine import EngineRegistry
 from audiotext.jobs.errors import InvalidTransition, JobNotFound
@@ -101,7 +102,8 @@ class LocalExecutor:
         interrupted = list(self.running.items())
         for _, task in interrupted:
             task.cancel()
-        for task in [*self._runners, *(t for _, t in interrupted)]:
+        tasks: list[asyncio.Task[Any]] = [*self._runners, *(t for _, t in interrupted)]
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         for job_id, _ in interrupted:

@@ -28,6 +28,7 @@ from audiotext.jobs.errors import (
 )
 from audiotext.jobs.schemas import JobPublic
 from audiotext.jobs.states import JobStatus
+from audiotext.netguard import check_outbound_url
 from audiotext.storage import ObjectStorage, upload_key
 
 log = logging.getLogger(__name__)
@@ -92,7 +93,9 @@ class JobService:
             raise ObjectNotFound("no such uploaded object; upload it with the presigned URL first")
         if size > self.settings.max_upload_bytes:
             await self._forget_object(key)
-            raise PayloadTooLarge(f"the audio is larger than {self.settings.max_upload_bytes} bytes")
+            raise PayloadTooLarge(
+                f"the audio is larger than {self.settings.max_upload_bytes} bytes"
+            )
         try:
             async with self.storage.local_path(key) as path:
                 info = await asyncio.to_thread(audio.probe, path)
@@ -107,6 +110,10 @@ class JobService:
     ) -> JobPublic:
         if request.engine not in (None, "faster-whisper", "openai-whisper"):
             raise InvalidParameter(f"unknown engine {request.engine!r}")
+        if request.callback_url:
+            await check_outbound_url(
+                request.callback_url, allow_private=self.settings.webhook_allow_private
+            )
         options = dict(request.options)
         if request.prompt is not None:
             options["prompt"] = request.prompt
@@ -168,14 +175,19 @@ class JobService:
         return Transcript.from_dict(json.loads(data))
 
     # --- running -------------------------------------------------------------------------
-    async def start(self, job_id: str) -> TranscriptionJobRow | None:
-        """Claim a pending job for a run; None when it is no longer pending (cancelled)."""
+    async def start(self, job_id: str, *, resume: bool = False) -> TranscriptionJobRow | None:
+        """Claim a pending job for a run; None when it is no longer pending (cancelled).
+
+        ``resume`` also claims a job left processing by an earlier attempt (a Job pod that
+        was killed), which is how a retried worker takes over.
+        """
         current = await self.repo.get(job_id)
+        sources = [JobStatus.PENDING, JobStatus.PROCESSING] if resume else [JobStatus.PENDING]
         try:
             row = await self.repo.transition(
                 job_id,
                 JobStatus.PROCESSING,
-                only_from=[JobStatus.PENDING],
+                only_from=sources,
                 attempts=current.attempts + 1,
                 progress=0,
                 error_message=None,

@@ -142,9 +142,7 @@ class LocalStorage:
                         )
                     await asyncio.to_thread(out.write, chunk)
             if received != signed_size:
-                raise UploadRejected(
-                    f"upload has {received} bytes but {signed_size} were signed"
-                )
+                raise UploadRejected(f"upload has {received} bytes but {signed_size} were signed")
             os.replace(partial, target)
         finally:
             partial.unlink(missing_ok=True)

@@ -100,7 +100,11 @@ class S3Storage:
 
     async def put_bytes(self, key: str, data: bytes, content_type: str) -> None:
         await self._call(
-            "put_object", Bucket=self.bucket, Key=self._full(key), Body=data, ContentType=content_type
+            "put_object",
+            Bucket=self.bucket,
+            Key=self._full(key),
+            Body=data,
+            ContentType=content_type,
         )
 
     async def get_bytes(self, key: str) -> bytes:

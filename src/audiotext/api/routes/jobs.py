@@ -31,10 +31,7 @@ _TRANSCRIBE_BODY: dict[str, Any] = {
                     "required": ["file"],
                     "properties": {
                         "file": {"type": "string", "format": "binary"},
-                        **{
-                            name: {"type": "string"}
-                            for name in ("filename", *_JOB_FIELDS)
-                        },
+                        **{name: {"type": "string"} for name in ("filename", *_JOB_FIELDS)},
                     },
                 }
             },
@@ -82,8 +79,11 @@ async def transcribe(
             )
             try:
                 checked = JobCreate.model_validate(
-                    {**{k: v for k, v in fields.items() if v is not None},
-                     "filename": filename or "audio", "url": "multipart"}
+                    {
+                        **{k: v for k, v in fields.items() if v is not None},
+                        "filename": filename or "audio",
+                        "url": "multipart",
+                    }
                 )
             except ValidationError as exc:
                 raise InvalidParameter(_first_error(exc)) from None

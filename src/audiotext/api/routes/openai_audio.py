@@ -69,9 +69,7 @@ async def _handle(
     async with request.form(max_files=1, max_fields=20) as form:
         response_format = form_text(form.get("response_format")) or "json"
         if response_format not in RESPONSE_FORMATS:
-            raise InvalidParameter(
-                f"response_format must be one of {', '.join(RESPONSE_FORMATS)}"
-            )
+            raise InvalidParameter(f"response_format must be one of {', '.join(RESPONSE_FORMATS)}")
         temperature_text = form_text(form.get("temperature"))
         try:
             temperature = float(temperature_text) if temperature_text is not None else None
@@ -111,9 +109,7 @@ async def _handle(
     return PlainTextResponse(render(transcript, fmt), media_type=MEDIA_TYPES[fmt])
 
 
-@router.post(
-    "/transcriptions", summary="OpenAI-compatible transcription", openapi_extra=_FORM_BODY
-)
+@router.post("/transcriptions", summary="OpenAI-compatible transcription", openapi_extra=_FORM_BODY)
 async def create_transcription(
     request: Request, jobs: JobServiceDep, owner: OwnerDep, settings: SettingsDep
 ) -> Response:

@@ -21,7 +21,9 @@ POLL_SECONDS = 5.0
 
 
 @router.websocket("/api/v1/job/ws/{job_id}")
-async def job_updates(websocket: WebSocket, job_id: str, jobs: JobServiceDep, owner: OwnerDep) -> None:
+async def job_updates(
+    websocket: WebSocket, job_id: str, jobs: JobServiceDep, owner: OwnerDep
+) -> None:
     try:
         await jobs.get(job_id, owner=owner)
     except JobNotFound:
@@ -38,9 +40,7 @@ async def job_updates(websocket: WebSocket, job_id: str, jobs: JobServiceDep, ow
         return
 
 
-async def _stream(
-    websocket: WebSocket, jobs: JobService, job_id: str, owner: str | None
-) -> None:
+async def _stream(websocket: WebSocket, jobs: JobService, job_id: str, owner: str | None) -> None:
     async with jobs.bus.subscribe(job_id) as events:
         # Subscribed first, then read: no change can fall between the two.
         job = (await jobs.get(job_id, owner=owner)).event()

@@ -1,0 +1,57 @@
+#!/bin/sh
+# Build the AudioText images with the project's podman:
+#   localhost/audiotext-api:TAG  localhost/audiotext-operator:TAG
+#   localhost/audiotext-worker:TAG (CPU variant)
+# from the local Debian base (made once by base.sh). Names of images to build
+# may be given as arguments (api operator worker); default: all three.
+# The layer cache makes a rebuild without changes take seconds.
+set -eu
+. "$(dirname "$0")/common.sh"
+
+sh "$ROOT/hack/images/setup.sh"
+sh "$ROOT/hack/images/base.sh"
+
+# The package indexes pip uses on this machine, handed to the builds as build
+# arguments (never written into a file or an image).
+index_args=""
+for var in PIP_INDEX_URL PIP_EXTRA_INDEX_URL PIP_TRUSTED_HOST; do
+    value=$(printenv "$var" || true)
+    if [ -z "$value" ]; then
+        key=$(echo "$var" | sed 's/^PIP_//; s/_/-/g' | tr 'A-Z' 'a-z')
+        value=$(pip config get "global.$key" 2>/dev/null || true)
+    fi
+    [ -n "$value" ] && index_args="$index_args --build-arg $var=$value"
+done
+
+revision=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+version=$(sed -n 's/^version *= *"\(.*\)"/\1/p' "$ROOT/pyproject.toml" | head -n1)
+
+ulimit_args=""
+for u in $ULIMITS; do ulimit_args="$ulimit_args --ulimit $u"; done
+
+build() {  # name dockerfile
+    start=$(date +%s)
+    log "building localhost/audiotext-$1:$IMAGE_TAG"
+    # RUN steps that fetch packages need the host network: outbound traffic
+    # from the default bridge does not get through here.
+    # shellcheck disable=SC2086
+    "$PODMAN" build --network=host --layers $ulimit_args $index_args \
+        --build-arg "BASE_IMAGE=$BASE_IMAGE" \
+        --build-arg "BUILD_BASE_IMAGE=$BUILD_BASE_IMAGE" \
+        --build-arg "VERSION=${version:-0.0.0}" \
+        --build-arg "REVISION=$revision" \
+        -f "$ROOT/$2" -t "localhost/audiotext-$1:$IMAGE_TAG" "$ROOT" \
+        > "$IMAGES_DIR/build-$1.log" 2>&1 \
+        || { tail -n 40 "$IMAGES_DIR/build-$1.log" >&2; die "build of $1 failed (log: .images/build-$1.log)"; }
+    log "built localhost/audiotext-$1:$IMAGE_TAG in $(( $(date +%s) - start ))s"
+}
+
+targets=${*:-api operator worker}
+for name in $targets; do
+    case "$name" in
+        api) build api api/Dockerfile ;;
+        operator) build operator operator/Dockerfile ;;
+        worker) build worker worker-image/Dockerfile ;;
+        *) die "unknown image: $name (api, operator, worker)" ;;
+    esac
+done

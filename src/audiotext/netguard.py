@@ -1,0 +1,45 @@
+"""SSRF guard: the server only calls out to public addresses unless configuration allows more."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from urllib.parse import urlsplit
+
+from audiotext.jobs.errors import InvalidParameter
+
+
+def _is_public(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not ip.is_multicast
+
+
+def check_url_syntax(url: str) -> tuple[str, int]:
+    """Host and port of an http(s) URL without credentials; ``InvalidParameter`` otherwise."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidParameter("callback_url must be an http:// or https:// URL")
+    if parts.username or parts.password:
+        raise InvalidParameter("callback_url must not carry credentials")
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise InvalidParameter("callback_url has an invalid port") from None
+    return parts.hostname, port
+
+
+async def check_outbound_url(url: str, *, allow_private: bool) -> None:
+    """Refuse URLs whose host resolves to loopback, private, link-local or reserved addresses."""
+    host, port = check_url_syntax(url)
+    if allow_private:
+        return
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror:
+        raise InvalidParameter(f"callback_url host {host!r} does not resolve") from None
+    addresses = {str(info[4][0]) for info in infos}
+    if not addresses or not all(_is_public(a) for a in addresses):
+        raise InvalidParameter(f"callback_url host {host!r} is not a public address; refused")

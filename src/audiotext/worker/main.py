@@ -1,0 +1,81 @@
+"""``audiotext worker JOB_ID``: run one job given only its id and the environment."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+from audiotext.bus import open_bus
+from audiotext.config import Settings
+from audiotext.db.repository import JobRepository
+from audiotext.db.session import Database
+from audiotext.engine import EngineRegistry
+from audiotext.jobs import exit_codes
+from audiotext.jobs.errors import AudioTextError, BackendUnavailable
+from audiotext.pipeline import Outcome, run_job
+from audiotext.services.jobs import JobService
+from audiotext.services.webhooks import WebhookSender
+from audiotext.storage import open_storage
+
+log = logging.getLogger(__name__)
+
+_EXIT_CODES = {
+    Outcome.COMPLETED: exit_codes.COMPLETED,
+    Outcome.SKIPPED: exit_codes.COMPLETED,
+    Outcome.BAD_INPUT: exit_codes.BAD_INPUT,
+    Outcome.FAILED: exit_codes.FAILED,
+    Outcome.TRANSIENT: exit_codes.TRANSIENT,
+}
+
+
+def report(message: str, termination_log: Path) -> None:
+    """Say why we stop: on stderr, and where Kubernetes shows it in the pod's status."""
+    print(f"audiotext worker: {message}", file=sys.stderr)
+    try:
+        termination_log.write_text(message[:4000])
+    except OSError:
+        pass  # not in a pod, or not writable: stderr is enough
+
+
+async def work(job_id: str, settings: Settings) -> tuple[int, str]:
+    db = Database(settings.resolved_database_url, pool_size=2)
+    storage = open_storage(settings)
+    bus = open_bus(settings)
+    jobs = JobService(settings, JobRepository(db), storage, bus)
+    webhooks = WebhookSender(settings, jobs.repo)
+    jobs.final_hooks.append(webhooks.on_final)
+    try:
+        row = await jobs.repo.find(job_id)
+        if row is None:
+            return exit_codes.BAD_INPUT, f"job {job_id} does not exist"
+        if row.status.is_final:
+            return exit_codes.COMPLETED, f"job {job_id} is already {row.status.value}"
+        claimed = await jobs.start(job_id, resume=True)
+        if claimed is None:
+            return exit_codes.COMPLETED, f"job {job_id} is no longer runnable"
+        outcome = await run_job(job_id, jobs, EngineRegistry(settings), claimed=True)
+        final = await jobs.repo.get(job_id)
+        message = final.error_message or f"job {job_id} {outcome.value}"
+        if outcome is Outcome.TRANSIENT:
+            message = f"job {job_id}: a backend was unavailable; retry"
+        return _EXIT_CODES[outcome], message
+    except BackendUnavailable as exc:
+        return exit_codes.TRANSIENT, exc.message
+    except AudioTextError as exc:
+        return exit_codes.FAILED, exc.message
+    finally:
+        await webhooks.close(timeout=60)
+        await bus.close()
+        await storage.close()
+        await db.close()
+
+
+def run_worker(job_id: str, settings: Settings) -> int:
+    code, message = asyncio.run(work(job_id, settings))
+    if code == exit_codes.COMPLETED:
+        log.info("%s", message)
+    else:
+        report(message, settings.termination_log)
+    return code

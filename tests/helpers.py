@@ -1,0 +1,89 @@
+"""Helpers shared by the tests: real audio, settings in a temp folder, the app in-process."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+from fastapi import FastAPI
+
+from audiotext.api.app import create_app
+from audiotext.config import Settings
+from audiotext.db.migrate import upgrade
+
+ROOT = Path(__file__).resolve().parent.parent
+JFK = ROOT.parent / "shared" / "audio" / "jfk.flac"
+JFK_TEXT = (
+    "And so my fellow Americans, ask not what your country can do for you, "
+    "ask what you can do for your country."
+)
+SPOKEN_TEXT = "We need to finish the report before the meeting on Monday morning."
+FORMATS = ("mp3", "wav", "flac", "m4a", "mp4", "aac", "ogg", "webm")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def make_settings(tmp: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {"data_dir": tmp / "data", "cpu_threads": 2}
+    values.update(overrides)
+    return Settings(**values)
+
+
+@asynccontextmanager
+async def running_app(settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    """The real app with its lifespan, driven in-process through ASGI."""
+    await asyncio.to_thread(upgrade, settings.resolved_database_url)
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://audiotext.test", timeout=60
+        ) as client:
+            yield app, client
+
+
+@asynccontextmanager
+async def live_server(settings: Settings) -> AsyncIterator[str]:
+    """The real app served by uvicorn on a loopback port; yields its base URL."""
+    await asyncio.to_thread(upgrade, settings.resolved_database_url)
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=settings.port, log_level="warning", lifespan="on"
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{settings.port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def wait_for(
+    client: httpx.AsyncClient, job_id: str, predicate: Any, timeout: float = 120
+) -> dict[str, Any]:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        job = (await client.get(f"/api/v1/job/status/{job_id}")).json()
+        if predicate(job):
+            return job
+        assert asyncio.get_running_loop().time() < deadline, f"timed out waiting: {job}"
+        await asyncio.sleep(0.1)
+
+
+def final(job: dict[str, Any]) -> bool:
+    return job["status"] in ("completed", "failed", "cancelled")

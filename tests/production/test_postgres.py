@@ -1,0 +1,99 @@
+"""PostgreSQL: migrations with a real enum, the app on it, 503 while it is down, recovery."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import psycopg
+import pytest
+from helpers import JFK_TEXT, final, make_settings, running_app, wait_for
+from support.servers import PostgresServer
+from wer import wer
+
+from audiotext.db.migrate import downgrade, upgrade
+
+pytestmark = pytest.mark.postgres
+
+
+def plain_dsn(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://")
+
+
+def test_migrations_up_and_down(postgres_database: str) -> None:
+    upgrade(postgres_database)
+    with psycopg.connect(plain_dsn(postgres_database)) as conn:
+        labels = [
+            r[0]
+            for r in conn.execute(
+                "SELECT e.enumlabel FROM pg_enum e JOIN pg_type t ON t.oid = e.enumtypid "
+                "WHERE t.typname = 'job_status' ORDER BY e.enumsortorder"
+            )
+        ]
+        assert labels == ["pending", "processing", "completed", "failed", "cancelled"]
+        columns = {
+            r[0]
+            for r in conn.execute(
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_name = 'transcription_job'"
+            )
+        }
+        seed = {
+            "id",
+            "filename",
+            "url",
+            "status",
+            "result_text",
+            "error_message",
+            "processing_time_seconds",
+            "description",
+            "creation_date",
+            "update_date",
+        }
+        assert seed <= columns
+        assert {"model", "language", "task", "progress", "audio_duration_seconds"} <= columns
+        kind = conn.execute(
+            "SELECT udt_name FROM information_schema.columns "
+            "WHERE table_name = 'transcription_job' AND column_name = 'status'"
+        ).fetchone()
+        assert kind == ("job_status",)
+    downgrade(postgres_database)
+    with psycopg.connect(plain_dsn(postgres_database)) as conn:
+        assert conn.execute("SELECT to_regclass('transcription_job')").fetchone() == (None,)
+        assert conn.execute(
+            "SELECT count(*) FROM pg_type WHERE typname = 'job_status'"
+        ).fetchone() == (0,)
+    upgrade(postgres_database)
+
+
+@pytest.mark.slow
+async def test_jobs_on_postgres_and_503_while_it_is_down(
+    postgres_server: PostgresServer, postgres_database: str, tmp_path: Path, jfk: Path
+) -> None:
+    settings = make_settings(tmp_path, database_url=postgres_database, database_pool_timeout=2)
+    async with running_app(settings) as (_, client):
+        files = {"file": ("jfk.flac", jfk.read_bytes(), "audio/flac")}
+        created = (await client.post("/api/v1/job/transcribe", files=files)).json()
+        job = await wait_for(client, created["id"], final)
+        assert job["status"] == "completed"
+        assert wer(JFK_TEXT, job["result_text"]) <= 0.1
+
+        await asyncio.to_thread(postgres_server.stop)
+        try:
+            down = await client.get(f"/api/v1/job/status/{job['id']}")
+            assert down.status_code == 503
+            assert "database unavailable" in down.json()["detail"]
+            ready = await client.get("/readyz")
+            assert ready.status_code == 503
+            assert ready.json()["checks"]["database"].startswith("unavailable")
+            assert ready.json()["checks"]["storage"] == "ok"
+        finally:
+            await asyncio.to_thread(postgres_server.start)
+        # Recovery without a restart of the gateway.
+        for _ in range(50):
+            again = await client.get(f"/api/v1/job/status/{job['id']}")
+            if again.status_code == 200:
+                break
+            await asyncio.sleep(0.2)
+        assert again.status_code == 200 and again.json()["status"] == "completed"
+        assert (await client.get("/readyz")).status_code == 200

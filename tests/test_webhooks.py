@@ -1,0 +1,112 @@
+"""Webhooks: signed POST of the final job, retried with backoff; private targets refused."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from helpers import JFK_TEXT, final, free_port, make_settings, running_app, wait_for
+from wer import wer
+
+
+@asynccontextmanager
+async def receiver(fail_first: int) -> AsyncIterator[tuple[str, list[dict[str, Any]]]]:
+    """A real HTTP endpoint on loopback that refuses the first ``fail_first`` deliveries."""
+    received: list[dict[str, Any]] = []
+
+    async def hook(request: Request) -> Response:
+        received.append({"headers": dict(request.headers), "body": await request.body()})
+        return Response(status_code=503 if len(received) <= fail_first else 204)
+
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            Starlette(routes=[Route("/hook", hook, methods=["POST"])]),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+        )
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}/hook", received
+    finally:
+        server.should_exit = True
+        await task
+
+
+@pytest.mark.slow
+async def test_signed_delivery_with_retry(tmp_path: Path, jfk: Path) -> None:
+    settings = make_settings(tmp_path, webhook_secret="hook-secret", webhook_allow_private=True)
+    async with receiver(fail_first=1) as (url, received), running_app(settings) as (_, client):
+        files = {"file": ("jfk.flac", jfk.read_bytes(), "audio/flac")}
+        created = await client.post(
+            "/api/v1/job/transcribe", files=files, data={"callback_url": url}
+        )
+        assert created.status_code == 202, created.text
+        job_id = created.json()["id"]
+        await wait_for(client, job_id, final)
+        for _ in range(100):
+            if len(received) >= 2:
+                break
+            await asyncio.sleep(0.1)
+        assert len(received) == 2, "one refused attempt, then a delivery"
+        delivery = received[-1]
+        body = delivery["body"]
+        timestamp = delivery["headers"]["x-audiotext-timestamp"]
+        expected = hmac.new(b"hook-secret", timestamp.encode() + b"." + body, hashlib.sha256)
+        assert delivery["headers"]["x-audiotext-signature"] == f"sha256={expected.hexdigest()}"
+        assert delivery["headers"]["x-audiotext-event"] == "job.completed"
+        job = json.loads(body)
+        assert job["id"] == job_id and wer(JFK_TEXT, job["result_text"]) <= 0.1
+        for _ in range(50):
+            if (await _callback_status(client, job_id)).startswith("delivered"):
+                break
+            await asyncio.sleep(0.1)
+        assert (await _callback_status(client, job_id)) == "delivered (HTTP 204)"
+
+
+async def _callback_status(client: Any, job_id: str) -> str:
+    app = client._transport.app  # the real app behind the ASGI transport
+    row = await app.state.backends.jobs.repo.get(job_id)
+    assert row.callback_attempts >= 1
+    return str(row.callback_status)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:9/hook",
+        "http://localhost/hook",
+        "http://10.1.2.3/hook",
+        "http://169.254.169.254/latest",
+        "http://[::1]/hook",
+        "ftp://example.com/x",
+        "http://user:pw@example.com/",
+    ],
+)
+async def test_private_and_odd_callbacks_are_refused(tmp_path: Path, jfk: Path, url: str) -> None:
+    settings = make_settings(tmp_path)
+    async with running_app(settings) as (_, client):
+        files = {"file": ("jfk.flac", jfk.read_bytes(), "audio/flac")}
+        response = await client.post(
+            "/api/v1/job/transcribe", files=files, data={"callback_url": url}
+        )
+        assert response.status_code == 422, response.text
+        assert "callback_url" in response.json()["detail"]
+        assert (await client.get("/api/v1/job/read")).json()["total"] == 0
