@@ -9,9 +9,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from helpers import JFK, SPOKEN_TEXT, free_port, live_server, make_settings, running_app
 
 from audiotext.config import Settings
+
+from helpers import JFK, SPOKEN_TEXT, free_port, live_server, make_settings, running_app
 
 pytest_plugins = [
     p

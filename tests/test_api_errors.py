@@ -6,9 +6,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from helpers import running_app
 
 from audiotext.config import Settings
+
+from helpers import running_app
 
 
 def stored_files(settings: Settings) -> list[Path]:

@@ -12,8 +12,9 @@ from typing import Any
 import httpx
 import pytest
 import websockets
-from helpers import FORMATS, JFK_TEXT, SPOKEN_TEXT
 from openai import AsyncOpenAI
+
+from helpers import FORMATS, JFK_TEXT, SPOKEN_TEXT
 from wer import wer
 
 pytestmark = pytest.mark.slow

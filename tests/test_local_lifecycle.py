@@ -11,8 +11,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from helpers import JFK_TEXT, final, free_port, make_settings, running_app, wait_for
-from wer import wer
 
 from audiotext.db.migrate import upgrade
 from audiotext.db.models import TranscriptionJobRow
@@ -20,6 +18,9 @@ from audiotext.db.repository import JobRepository
 from audiotext.db.session import Database
 from audiotext.jobs.states import JobStatus
 from audiotext.storage import open_storage, upload_key
+
+from helpers import JFK_TEXT, final, free_port, make_settings, running_app, wait_for
+from wer import wer
 
 pytestmark = pytest.mark.slow
 

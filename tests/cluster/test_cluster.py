@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
 from support.cluster import Cluster
 
 pytestmark = pytest.mark.k8s

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from support.cluster import LIFECYCLE_MARKER, Cluster, machine_snapshot
 
 pytestmark = [pytest.mark.k8s, getattr(pytest.mark, LIFECYCLE_MARKER)]

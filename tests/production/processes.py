@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from helpers import free_port
 from support.servers import MinioServer, RedisServer
 

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import psycopg
 import pytest
+
+from audiotext.db.migrate import downgrade, upgrade
+
 from helpers import JFK_TEXT, final, make_settings, running_app, wait_for
 from support.servers import PostgresServer
 from wer import wer
-
-from audiotext.db.migrate import downgrade, upgrade
 
 pytestmark = pytest.mark.postgres
 

@@ -12,9 +12,6 @@ import boto3
 import httpx
 import pytest
 import websockets
-from helpers import JFK_TEXT
-from processes import AUDIOTEXT, Gateway, Production, start_gateway
-from wer import wer
 
 from audiotext.config import Settings
 from audiotext.db.migrate import upgrade
@@ -23,6 +20,10 @@ from audiotext.db.repository import JobRepository
 from audiotext.db.session import Database
 from audiotext.jobs import exit_codes
 from audiotext.storage import open_storage, upload_key
+
+from helpers import JFK_TEXT
+from processes import AUDIOTEXT, Gateway, Production, start_gateway
+from wer import wer
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.s3, pytest.mark.slow]
 

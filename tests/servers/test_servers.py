@@ -14,6 +14,7 @@ import pytest
 import redis
 import sqlalchemy
 from botocore.exceptions import EndpointConnectionError
+
 from support.servers import MinioServer, PostgresServer, RedisServer
 
 
