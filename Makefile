@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 EXTRAS ?= engine,operator,dev
 FAST_MARKERS := not slow and not k8s and not images and not postgres and not redis and not s3
 
-.PHONY: install serve test test-fast lint format bench clean help
+.PHONY: install serve test test-fast lint format bench clean help docs
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
@@ -44,3 +44,6 @@ clean: ## remove the virtual environment and local data
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache
 
 -include hack/*.mk
+
+docs: install ## regenerate the README's configuration table from the Settings
+	$(BIN)/python -c "import re,pathlib; from audiotext.config import settings_table as t; p=pathlib.Path('README.md'); s=p.read_text(); a='<!-- settings:start -->'; b='<!-- settings:end -->'; i=s.index(a)+len(a); p.write_text(s[:i]+chr(10)+t()+chr(10)+s[s.index(b):])"

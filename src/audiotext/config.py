@@ -164,3 +164,21 @@ def async_database_url(url: str) -> str:
 def sync_database_url(url: str) -> str:
     """The blocking-driver form of a database URL (Alembic migrations)."""
     return url.replace("sqlite+aiosqlite:", "sqlite:")
+
+
+def settings_table() -> str:
+    """The README's configuration table, generated from the fields above."""
+    rows = ["| variable | default | meaning |", "| --- | --- | --- |"]
+    for name, field in Settings.model_fields.items():
+        if field.default_factory is not None:
+            default = "(empty)"
+        elif isinstance(field.default, SecretStr) or field.default in (None, ""):
+            default = "(empty)"
+        else:
+            default = f"`{field.default}`"
+        rows.append(f"| `AUDIOTEXT_{name.upper()}` | {default} | {field.description} |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    print(settings_table())
