@@ -137,8 +137,17 @@ build_pause() {
   build_into_cache "${dir}" "" .
 }
 
+build_fetch() {
+  have_all fetch && return 0
+  log "building the test image's HTTP client"
+  local dir
+  dir="$(prepare_module fetch)"
+  build_into_cache "${dir}" "" .
+}
+
 start=${SECONDS}
 build_pause
+build_fetch
 build_kubernetes
 build_etcd
 build_coredns

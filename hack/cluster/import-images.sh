@@ -23,7 +23,11 @@ present="$(ctr --address "${CONTAINERD_SOCK}" -n k8s.io images ls -q 2>/dev/null
     fi
     log "importing ${ref} into ${NODE_NAME}"
     tmp="$(mktemp -d)"
-    "${podman}" save --format docker-archive -o "${tmp}/image.tar" "${ref}" >/dev/null
+    if ! "${podman}" save --format docker-archive -o "${tmp}/image.tar" "${ref}" >"${tmp}/save.log" 2>&1; then
+      cat "${tmp}/save.log" >&2
+      rm -rf "${tmp}"
+      die "podman save ${ref} failed"
+    fi
     ctr --address "${CONTAINERD_SOCK}" -n k8s.io images import "${tmp}/image.tar" >/dev/null
     rm -rf "${tmp}"
     echo "${id}" >"${stamp}"

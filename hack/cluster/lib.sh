@@ -41,7 +41,7 @@ find_go() {
 
 # Every binary cluster-build produces, by group.
 KUBE_BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kube-proxy kubelet kubectl)
-ALL_BINARIES=("${KUBE_BINARIES[@]}" etcd kwok helm coredns pause)
+ALL_BINARIES=("${KUBE_BINARIES[@]}" etcd kwok helm coredns pause fetch)
 
 # --- The cluster's network and names (override through the environment) ---
 # The node IP is an extra address on lo: a local address that pods reach through the bridge

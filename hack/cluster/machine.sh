@@ -98,7 +98,7 @@ unmount_under() {
   local root mp
   for root in "$@"; do
     [[ -n "${root}" ]] || continue
-    awk '{print $5}' /proc/self/mountinfo | grep -E "^${root}(/|$)" | awk '{print length, $0}' \
+    awk '{print $5}' /proc/self/mountinfo | { grep -E "^${root}(/|$)" || true; } | awk '{print length, $0}' \
       | sort -rn | cut -d' ' -f2- | while read -r mp; do
         if [[ -f "${STATE_DIR}/mounts.before" ]] && grep -qxF "${mp}" "${STATE_DIR}/mounts.before"; then
           continue

@@ -129,7 +129,7 @@ mkdir -p "${IMAGE_DIR}"
 python3 "${HERE}/oci_image.py" "${IMAGE_DIR}/pause.tar" "${PAUSE_IMAGE}" \
   --file "${BIN}/pause:pause" --entrypoint '["/pause"]'
 python3 "${HERE}/oci_image.py" "${IMAGE_DIR}/testbox.tar" "${TESTBOX_IMAGE}" \
-  --busybox "$(command -v busybox)" --cmd '["sh"]'
+  --busybox "$(command -v busybox)" --file "${BIN}/fetch:bin/fetch" --cmd '["sh"]'
 for tar in "${IMAGE_DIR}/pause.tar" "${IMAGE_DIR}/testbox.tar"; do
   ctr --address "${CONTAINERD_SOCK}" -n k8s.io images import "${tar}" >/dev/null
 done

@@ -80,6 +80,8 @@ def probe(path: Path) -> AudioInfo:
         head = f.read(64)
     if head.startswith(_ARCHIVES):
         raise UnsupportedAudio("the file is an archive, not audio")
+    if sniff(head) == "wav":
+        _check_wav_sizes(path, size)
     if sniff(head) is None:
         raise UnsupportedAudio(
             f"the file is not audio in a supported format ({', '.join(SUPPORTED_FORMATS)})"
@@ -105,6 +107,29 @@ def probe(path: Path) -> AudioInfo:
         raise
     except (av.error.FFmpegError, UnicodeDecodeError, ValueError, IndexError) as exc:
         raise InvalidAudio(f"the audio cannot be decoded: {exc}") from exc
+
+
+def _check_wav_sizes(path: Path, size: int) -> None:
+    """A WAV whose header claims far more samples than the file holds is truncated or forged."""
+    import struct
+
+    with path.open("rb") as f:
+        f.seek(12)
+        while True:
+            chunk = f.read(8)
+            if len(chunk) < 8:
+                return
+            name, length = chunk[:4], struct.unpack("<I", chunk[4:])[0]
+            if name == b"data":
+                # 0 and 0xFFFFFFFF mean "unknown" (written by streaming encoders).
+                remaining = size - f.tell()
+                if length not in (0, 0xFFFFFFFF) and length > remaining * 1.01 + 64:
+                    raise InvalidAudio(
+                        f"the WAV header claims {length} bytes of audio but the file holds "
+                        f"{remaining}: truncated or forged"
+                    )
+                return
+            f.seek(length + (length & 1), 1)
 
 
 def decode(path: Path) -> Audio:

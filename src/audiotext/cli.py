@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import os
 import sys
@@ -67,6 +68,43 @@ def cmd_operator(args: argparse.Namespace) -> int:
     from audiotext.operator.main import run_operator
 
     return run_operator(Settings())
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    """Manage API keys in the configured database."""
+    from audiotext.db.migrate import upgrade
+    from audiotext.db.session import Database
+    from audiotext.jobs.errors import AudioTextError
+    from audiotext.services.keys import ApiKeyService
+
+    settings = Settings()
+    upgrade(settings.resolved_database_url)
+
+    async def run() -> int:
+        db = Database(settings.resolved_database_url)
+        keys = ApiKeyService(db)
+        try:
+            if args.keys_command == "create":
+                key, secret = await keys.create(args.name)
+                print(f"created key {key.id} ({key.name}); it is shown only once:", file=sys.stderr)
+                print(secret)
+            elif args.keys_command == "list":
+                print(f"{'id':36}  {'prefix':8}  {'created':20}  {'state':8}  name")
+                for row in await keys.list():
+                    state = "revoked" if row.revoked_at else "active"
+                    created = row.created_at.strftime("%Y-%m-%d %H:%M:%S")
+                    print(f"{row.id:36}  {row.prefix:8}  {created:20}  {state:8}  {row.name}")
+            else:
+                row = await keys.revoke(args.key)
+                print(f"revoked key {row.id} ({row.name})", file=sys.stderr)
+        except AudioTextError as exc:
+            print(f"error: {exc.message}", file=sys.stderr)
+            return 2
+        finally:
+            await db.close()
+        return 0
+
+    return asyncio.run(run())
 
 
 def cmd_transcribe(args: argparse.Namespace) -> int:
@@ -141,6 +179,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--revision", help="target revision (default: head, or base going down)")
     p.set_defaults(func=cmd_migrate)
 
+    p = sub.add_parser("keys", help="create, list and revoke API keys")
+    keys = p.add_subparsers(dest="keys_command", required=True)
+    create = keys.add_parser("create", help="create a key and print it (once)")
+    create.add_argument("--name", required=True, help="who or what the key is for")
+    keys.add_parser("list", help="list keys (never their secrets)")
+    revoke = keys.add_parser("revoke", help="revoke a key by id, prefix or name")
+    revoke.add_argument("key")
+    p.set_defaults(func=cmd_keys)
+
     p = sub.add_parser("transcribe", help="transcribe a local audio file and print it")
     p.add_argument("file")
     p.add_argument("--format", choices=("txt", "json", "srt", "vtt"), default="txt")
@@ -159,6 +206,8 @@ def main(argv: list[str] | None = None) -> int:
         level=os.environ.get("AUDIOTEXT_LOG_LEVEL", "INFO").upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    for chatty in ("alembic", "botocore", "faster_whisper"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
     code: int = args.func(args)
     return code

@@ -61,6 +61,23 @@ class Settings(BaseSettings):
         "resources in a cluster (kubernetes).",
     )
 
+    # --- security ------------------------------------------------------------------------
+    auth: bool = Field(
+        False, description="Require an API key (Authorization: Bearer) on every non-health route."
+    )
+    rate_limit_per_minute: int = Field(
+        600, ge=0, description="Requests per minute per API key (0: unlimited)."
+    )
+    max_active_jobs_per_key: int = Field(
+        20, ge=0, description="Pending and running jobs one API key may have (0: unlimited)."
+    )
+    request_timeout_seconds: float = Field(
+        60.0, gt=0, description="Longest a plain API request may take before it is cut off."
+    )
+    max_audio_seconds: float = Field(
+        4 * 3600.0, gt=0, description="Longest audio accepted, in seconds."
+    )
+
     # --- uploads -------------------------------------------------------------------------
     max_upload_bytes: int = Field(
         10 * 1024 * 1024, gt=0, description="Largest accepted audio file, in bytes."
@@ -101,6 +118,15 @@ class Settings(BaseSettings):
     )
     max_attempts: int = Field(
         3, ge=1, le=20, description="Runs of a job before it is failed for good."
+    )
+    heartbeat_seconds: float = Field(
+        10.0, gt=0, description="How often a running job reports that its worker is alive."
+    )
+    stale_job_seconds: float = Field(
+        120.0,
+        ge=0,
+        description="A running job without a heartbeat for this long is retried or failed "
+        "(0: never).",
     )
     openai_timeout_seconds: float = Field(
         600.0, gt=0, description="How long the OpenAI-compatible endpoints wait for a result."
@@ -170,12 +196,8 @@ def settings_table() -> str:
     """The README's configuration table, generated from the fields above."""
     rows = ["| variable | default | meaning |", "| --- | --- | --- |"]
     for name, field in Settings.model_fields.items():
-        if field.default_factory is not None:
-            default = "(empty)"
-        elif isinstance(field.default, SecretStr) or field.default in (None, ""):
-            default = "(empty)"
-        else:
-            default = f"`{field.default}`"
+        empty = field.default_factory is not None or isinstance(field.default, SecretStr)
+        default = "(empty)" if empty or field.default in (None, "") else f"`{field.default}`"
         rows.append(f"| `AUDIOTEXT_{name.upper()}` | {default} | {field.description} |")
     return "\n".join(rows)
 

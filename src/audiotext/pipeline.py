@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from audiotext import audio
 from audiotext.config import OUTPUT_FORMATS
-from audiotext.db.models import TranscriptionJobRow
+from audiotext.db.models import TranscriptionJobRow, utcnow
 from audiotext.engine import (
     Audio,
     Engine,
@@ -128,6 +128,7 @@ async def run_job(
         return Outcome.SKIPPED
     started = time.monotonic()
     settings = jobs.settings
+    heartbeat = asyncio.create_task(_heartbeat(jobs, job_id, settings.heartbeat_seconds))
     try:
         engine = engines.get(row.engine)
         options = options_for(row, vad_filter=settings.vad_filter, beam_size=settings.beam_size)
@@ -156,6 +157,18 @@ async def run_job(
             jobs, job_id, f"{type(exc).__name__}: {exc}", time.monotonic() - started
         )
         return Outcome.FAILED
+    finally:
+        heartbeat.cancel()
+
+
+async def _heartbeat(jobs: JobService, job_id: str, every: float) -> None:
+    """Tell the reaper this run is alive, even while one long segment is being decoded."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await jobs.repo.update_fields(job_id, heartbeat_at=utcnow())
+        except AudioTextError as exc:
+            log.warning("heartbeat of job %s not recorded: %s", job_id, exc.message)
 
 
 async def _transcribe_reporting(

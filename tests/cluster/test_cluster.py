@@ -229,8 +229,8 @@ def test_service_answers_by_dns_name(k8s_cluster: Cluster, ns: str) -> None:
     _wait_ready(k8s_cluster, ns, "web")
     client = runner_pod(
         "client",
-        f"nslookup web.{ns}.svc.cluster.local;"
-        " for i in $(seq 30); do wget -q -T 2 -O - http://web/ && exit 0; sleep 1; done; exit 1",
+        # fetch (Go) resolves through /etc/resolv.conf and its search domains: the short name.
+        f"nslookup web.{ns}.svc.cluster.local && fetch -retries 30 http://web/",
     )
     k8s_cluster.apply(client, namespace=ns)
     status = wait_pod_done(k8s_cluster, ns, "client", timeout=90)
@@ -259,13 +259,13 @@ def test_pod_reaches_api_server_with_its_token(k8s_cluster: Cluster, ns: str) ->
     pod = runner_pod(
         "api-client",
         f'echo "host=$KUBERNETES_SERVICE_HOST";'
-        f' wget -q -O - --header "Authorization: Bearer $(cat {sa}/token)"'
-        f' "https://kubernetes.default.svc/api/v1/namespaces/$(cat {sa}/namespace)/configmaps";'
-        ' echo; echo "rc=$?"',
+        f" fetch -ca-file {sa}/ca.crt -bearer-file {sa}/token"
+        f' "https://kubernetes.default.svc/api/v1/namespaces/$(cat {sa}/namespace)/configmaps"',
     )
     k8s_cluster.apply(pod, namespace=ns)
-    wait_pod_done(k8s_cluster, ns, "api-client")
+    status = wait_pod_done(k8s_cluster, ns, "api-client")
     logs = k8s_cluster.run("logs", "api-client", "-n", ns).stdout
+    assert status["status"]["phase"] == "Succeeded", logs
     assert "host=10.96.0.1" in logs
     assert '"visible-to-pod"' in logs, logs
 

@@ -15,6 +15,7 @@ from audiotext.api.backends import Backends
 from audiotext.api.errors import install_error_handlers
 from audiotext.api.middleware import BodyLimitMiddleware, MetricsMiddleware
 from audiotext.api.routes import health, jobs, openai_audio, uploads, ws
+from audiotext.api.security import AuthMiddleware, SecurityHeadersMiddleware, TimeoutMiddleware
 from audiotext.config import Settings
 from audiotext.jobs.schemas import JobPublic
 
@@ -60,9 +61,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     for router in (health.router, uploads.router, jobs.router, ws.router, openai_audio.router):
         app.include_router(router)
+    # Added innermost first: metrics → security headers → CORS → auth → body limit → timeout.
+    app.add_middleware(
+        TimeoutMiddleware,
+        seconds=lambda: settings.request_timeout_seconds,
+        exempt=(*UPLOAD_PATHS, "/api/v1/job/ws/"),
+    )
     app.add_middleware(
         BodyLimitMiddleware, limit=lambda: settings.max_upload_bytes, paths=UPLOAD_PATHS
     )
+    app.add_middleware(AuthMiddleware, backends=lambda: app.state.backends)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -72,5 +80,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],
             allow_headers=["Authorization", "Content-Type"],
         )
+    app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(MetricsMiddleware, registry=registry)
     return app

@@ -12,6 +12,7 @@ from audiotext.db.session import Database
 from audiotext.engine import EngineRegistry
 from audiotext.executor import Executor, open_executor
 from audiotext.services.jobs import JobService
+from audiotext.services.keys import ApiKeyService
 from audiotext.services.uploads import UploadService
 from audiotext.services.webhooks import WebhookSender
 from audiotext.storage import ObjectStorage, open_storage
@@ -28,6 +29,7 @@ class Backends:
     uploads: UploadService
     executor: Executor
     webhooks: WebhookSender
+    keys: ApiKeyService
 
     @classmethod
     def open(cls, settings: Settings) -> Backends:
@@ -54,6 +56,7 @@ class Backends:
             uploads=UploadService(settings, storage),
             executor=executor,
             webhooks=webhooks,
+            keys=ApiKeyService(db),
         )
 
     async def start(self) -> None:

@@ -84,3 +84,17 @@ class TranscriptionJobRow(Base):
     callback_url: Mapped[str | None] = mapped_column(sa.Text)
     callback_attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
     callback_status: Mapped[str | None] = mapped_column(sa.String(255))
+
+
+class ApiKeyRow(Base):
+    """An API key; only a hash of the secret is stored."""
+
+    __tablename__ = "api_key"
+
+    id: Mapped[str] = mapped_column(sa.String(36), primary_key=True, default=new_job_id)
+    name: Mapped[str] = mapped_column(sa.String(255))
+    prefix: Mapped[str] = mapped_column(sa.String(16), unique=True, index=True)
+    secret_hash: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column()
+    last_used_at: Mapped[datetime | None] = mapped_column()

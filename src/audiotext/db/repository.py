@@ -119,6 +119,18 @@ class JobRepository:
             )
             await session.commit()
 
+    async def count_active(self, owner: str) -> int:
+        query = (
+            sa.select(sa.func.count())
+            .select_from(TranscriptionJobRow)
+            .where(
+                TranscriptionJobRow.owner == owner,
+                TranscriptionJobRow.status.in_((JobStatus.PENDING, JobStatus.PROCESSING)),
+            )
+        )
+        async with self.db.session() as session:
+            return int((await session.execute(query)).scalar_one())
+
     async def stale_running(self, older_than: datetime) -> Sequence[TranscriptionJobRow]:
         query = sa.select(TranscriptionJobRow).where(
             TranscriptionJobRow.status == JobStatus.PROCESSING,

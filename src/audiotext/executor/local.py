@@ -35,6 +35,19 @@ class LocalExecutor:
             asyncio.create_task(self._runner(), name=f"local-runner-{i}")
             for i in range(self.settings.local_concurrency)
         ]
+        if self.settings.stale_job_seconds > 0:
+            self._runners.append(asyncio.create_task(self._reaper(), name="stale-job-reaper"))
+
+    async def _reaper(self) -> None:
+        """Jobs whose worker went silent (a killed worker process) are retried or failed."""
+        every = max(0.5, self.settings.stale_job_seconds / 4)
+        while True:
+            await asyncio.sleep(every)
+            try:
+                for job in await self.jobs.reap_stale(skip=frozenset(self.running)):
+                    log.warning("job %s had no heartbeat: %s", job.id, job.status.value)
+            except Exception:
+                log.exception("stale-job reaper failed; trying again")
 
     async def _recover(self) -> None:
         """Queue again what an earlier process left pending or running."""

@@ -74,3 +74,12 @@ class EngineError(AudioTextError):
 
     status_code = 500
     code = "engine_error"
+
+
+class RateLimited(AudioTextError):
+    status_code = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.headers = {"Retry-After": str(max(1, retry_after))}

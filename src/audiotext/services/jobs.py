@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -24,6 +25,7 @@ from audiotext.jobs.errors import (
     InvalidTransition,
     ObjectNotFound,
     PayloadTooLarge,
+    RateLimited,
     UnsupportedAudio,
 )
 from audiotext.jobs.schemas import JobPublic
@@ -72,7 +74,9 @@ class JobService:
         self, request: JobRequest, path: Path, content_type: str, *, owner: str | None = None
     ) -> JobPublic:
         """A job for audio the gateway received itself (multipart, OpenAI endpoints)."""
+        await self._admit(request, owner)
         info = await asyncio.to_thread(audio.probe, path)
+        self._check_duration(info.duration)
         key = upload_key(request.filename, owner)
         await self.storage.put_file(key, path, content_type or audio.CONTENT_TYPES[info.format])
         try:
@@ -96,24 +100,39 @@ class JobService:
             raise PayloadTooLarge(
                 f"the audio is larger than {self.settings.max_upload_bytes} bytes"
             )
+        await self._admit(request, owner)
         try:
             async with self.storage.local_path(key) as path:
                 info = await asyncio.to_thread(audio.probe, path)
+            self._check_duration(info.duration)
         except (InvalidAudio, UnsupportedAudio):
             # A rejected upload is removed, so nothing is left behind.
             await self._forget_object(key)
             raise
         return await self._create(request, key, owner=owner, duration=info.duration)
 
-    async def _create(
-        self, request: JobRequest, key: str, *, owner: str | None, duration: float | None
-    ) -> JobPublic:
+    async def _admit(self, request: JobRequest, owner: str | None) -> None:
+        """Checks that need no audio: run before anything is stored."""
         if request.engine not in (None, "faster-whisper", "openai-whisper"):
             raise InvalidParameter(f"unknown engine {request.engine!r}")
+        quota = self.settings.max_active_jobs_per_key
+        if owner is not None and quota > 0 and await self.repo.count_active(owner) >= quota:
+            raise RateLimited(f"this key already has {quota} pending or running jobs", 5)
         if request.callback_url:
             await check_outbound_url(
                 request.callback_url, allow_private=self.settings.webhook_allow_private
             )
+
+    def _check_duration(self, duration: float | None) -> None:
+        if duration is not None and duration > self.settings.max_audio_seconds:
+            raise InvalidAudio(
+                f"the audio claims {duration:.0f}s; the limit is "
+                f"{self.settings.max_audio_seconds:.0f}s"
+            )
+
+    async def _create(
+        self, request: JobRequest, key: str, *, owner: str | None, duration: float | None
+    ) -> JobPublic:
         options = dict(request.options)
         if request.prompt is not None:
             options["prompt"] = request.prompt
@@ -264,6 +283,31 @@ class JobService:
         if self.executor is not None:
             await self.executor.cancel(job_id)
         return await self._finished(JobPublic.of(row))
+
+    async def reap_stale(self, *, skip: frozenset[str] = frozenset()) -> Sequence[JobPublic]:
+        """Retry (or fail, once attempts are used up) running jobs whose worker went silent."""
+        cutoff = utcnow() - timedelta(seconds=self.settings.stale_job_seconds)
+        reaped = []
+        for row in await self.repo.stale_running(cutoff):
+            if row.id in skip:
+                continue
+            try:
+                if row.attempts >= self.settings.max_attempts:
+                    job = await self.fail(
+                        row.id,
+                        f"the worker stopped sending heartbeats ({row.attempts} attempts); "
+                        "giving up",
+                    )
+                else:
+                    job = await self.requeue(
+                        row.id, "the worker stopped sending heartbeats; retrying"
+                    )
+                    if self.executor is not None:
+                        await self.executor.submit(job)
+            except InvalidTransition:
+                continue  # it finished or was cancelled meanwhile
+            reaped.append(job)
+        return reaped
 
     async def unfinished(self) -> Sequence[TranscriptionJobRow]:
         return await self.repo.with_status(JobStatus.PENDING, JobStatus.PROCESSING)

@@ -37,7 +37,7 @@ class WebhookSender:
         self.settings = settings
         self.repo = repo
         self.backoff_seconds = backoff_seconds
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[bool]] = set()
 
     async def on_final(self, job: JobPublic) -> None:
         """Final-state hook: deliver in the background so the state change is not held up."""

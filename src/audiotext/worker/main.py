@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import sys
 from pathlib import Path
 
@@ -55,7 +56,17 @@ async def work(job_id: str, settings: Settings) -> tuple[int, str]:
         claimed = await jobs.start(job_id, resume=True)
         if claimed is None:
             return exit_codes.COMPLETED, f"job {job_id} is no longer runnable"
-        outcome = await run_job(job_id, jobs, EngineRegistry(settings), claimed=True)
+        run = asyncio.create_task(run_job(job_id, jobs, EngineRegistry(settings), claimed=True))
+        # Kubernetes stops a pod with SIGTERM: hand the job back instead of leaving it running.
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, run.cancel)
+        try:
+            outcome = await run
+        except asyncio.CancelledError:
+            await jobs.requeue(job_id, "the worker was stopped; the job was handed back")
+            return exit_codes.TRANSIENT, f"job {job_id} handed back after SIGTERM"
+        finally:
+            loop.remove_signal_handler(signal.SIGTERM)
         final = await jobs.repo.get(job_id)
         message = final.error_message or f"job {job_id} {outcome.value}"
         if outcome is Outcome.TRANSIENT:

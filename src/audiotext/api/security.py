@@ -1,0 +1,200 @@
+"""API-key authentication, per-key rate limits, request timeouts and security headers (ASGI)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import time
+from collections.abc import Callable
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from audiotext.api.backends import Backends
+from audiotext.jobs.errors import AudioTextError, RateLimited
+
+PUBLIC_PATHS = frozenset(
+    {
+        "/api/v1",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/docs",
+        "/docs/oauth2-redirect",
+        "/redoc",
+        "/openapi.json",
+    }
+)
+# Presigned local uploads carry their own signed token.
+PUBLIC_PREFIXES = ("/api/v1/audio/upload/",)
+
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+]
+
+
+class TokenBucket:
+    """Requests per minute for one key: a burst of ``rate`` then ``rate/60`` per second."""
+
+    def __init__(self, rate_per_minute: int) -> None:
+        self.capacity = float(rate_per_minute)
+        self.tokens = float(rate_per_minute)
+        self.refill = rate_per_minute / 60.0
+        self.stamp = time.monotonic()
+
+    def take(self) -> float:
+        """0 when allowed, else the seconds until the next request would be."""
+        now = time.monotonic()
+        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.refill)
+        self.stamp = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return 0.0
+        return (1 - self.tokens) / self.refill
+
+
+def bearer_token(scope: Scope) -> str | None:
+    for name, value in scope.get("headers", []):
+        if name == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            return token.strip() if scheme.lower() == "bearer" else None
+    if scope["type"] == "websocket":
+        # Browsers cannot set headers on a WebSocket: a token in the query string is accepted.
+        from urllib.parse import parse_qs
+
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        tokens = query.get("token") or query.get("api_key")
+        return tokens[0] if tokens else None
+    return None
+
+
+class AuthMiddleware:
+    def __init__(self, app: ASGIApp, backends: Callable[[], Backends]) -> None:
+        self.app = app
+        self.backends = backends
+        self.buckets: dict[str, TokenBucket] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        backends = self.backends()
+        path = scope["path"]
+        if (
+            not backends.settings.auth
+            or path in PUBLIC_PATHS
+            or path.startswith(PUBLIC_PREFIXES)
+            or (scope["type"] == "http" and scope["method"] == "OPTIONS")
+        ):
+            await self.app(scope, receive, send)
+            return
+        try:
+            key = await backends.keys.authenticate(bearer_token(scope))
+            self._check_rate(key.id, backends.settings.rate_limit_per_minute)
+        except AudioTextError as exc:
+            await deny(scope, send, exc)
+            return
+        scope.setdefault("state", {})["owner"] = key.id
+        await self.app(scope, receive, send)
+
+    def _check_rate(self, key_id: str, rate: int) -> None:
+        if rate <= 0:
+            return
+        bucket = self.buckets.get(key_id)
+        if bucket is None:
+            bucket = self.buckets[key_id] = TokenBucket(rate)
+        wait = bucket.take()
+        if wait > 0:
+            raise RateLimited(f"rate limit of {rate} requests per minute reached", math.ceil(wait))
+
+
+def error_body(path: str, exc: AudioTextError) -> bytes:
+    if path.startswith("/v1/"):
+        kind = "authentication_error" if exc.status_code == 401 else "rate_limit_error"
+        body: dict[str, object] = {
+            "error": {"message": exc.message, "type": kind, "param": None, "code": exc.code}
+        }
+    else:
+        body = {"detail": exc.message, "code": exc.code}
+    return json.dumps(body).encode()
+
+
+async def deny(scope: Scope, send: Send, exc: AudioTextError) -> None:
+    data = error_body(scope["path"], exc)
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
+    if exc.status_code == 401:
+        headers.append((b"www-authenticate", b'Bearer realm="audiotext"'))
+    for name, value in getattr(exc, "headers", {}).items():
+        headers.append((name.lower().encode(), value.encode()))
+    if scope["type"] == "websocket":
+        if "websocket.http.response" in scope.get("extensions", {}):
+            await send(
+                {
+                    "type": "websocket.http.response.start",
+                    "status": exc.status_code,
+                    "headers": headers,
+                }
+            )
+            await send({"type": "websocket.http.response.body", "body": data})
+        else:
+            await send({"type": "websocket.close", "code": 1008, "reason": exc.message[:120]})
+        return
+    await send({"type": "http.response.start", "status": exc.status_code, "headers": headers})
+    await send({"type": "http.response.body", "body": data})
+
+
+class TimeoutMiddleware:
+    """Cut off plain API requests that take too long (uploads and long waits are exempt)."""
+
+    def __init__(self, app: ASGIApp, seconds: Callable[[], float], exempt: tuple[str, ...]) -> None:
+        self.app = app
+        self.seconds = seconds
+        self.exempt = exempt
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(self.exempt):
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            async with asyncio.timeout(self.seconds()):
+                await self.app(scope, receive, tracking_send)
+        except TimeoutError:
+            if not started:
+                data = json.dumps(
+                    {"detail": "the request took too long", "code": "request_timeout"}
+                ).encode()
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 503,
+                        "headers": [(b"content-type", b"application/json")],
+                    }
+                )
+                await send({"type": "http.response.body", "body": data})
+
+
+class SecurityHeadersMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
