@@ -29,8 +29,30 @@ version=$(sed -n 's/^version *= *"\(.*\)"/\1/p' "$ROOT/pyproject.toml" | head -n
 ulimit_args=""
 for u in $ULIMITS; do ulimit_args="$ulimit_args --ulimit $u"; done
 
+# Everything a build reads, as one digest: the Dockerfile, the context that
+# .dockerignore lets through, the build arguments and the bases. An image whose
+# label carries the same digest is up to date and is not rebuilt at all (podman
+# would take seconds per image just to hash its cached layers).
+inputs_digest() {  # dockerfile
+    {
+        printf '%s\n' "$1" "$index_args" "$version" "$revision"
+        "$PODMAN" image inspect --format '{{.Id}}' "$BASE_IMAGE" "$BUILD_BASE_IMAGE"
+        (cd "$ROOT" && find "$1" .dockerignore pyproject.toml README.md LICENSE src -type f \
+            ! -path '*/__pycache__/*' ! -name '*.py[cod]' ! -path '*.egg-info/*' 2>/dev/null \
+            | LC_ALL=C sort | xargs -d "\n" sha256sum)
+    } | sha256sum | cut -c1-64
+}
+
 build() {  # name dockerfile
     start=$(date +%s)
+    image="localhost/audiotext-$1:$IMAGE_TAG"
+    digest=$(inputs_digest "$2")
+    have=$("$PODMAN" image inspect --format '{{index .Config.Labels "io.audiotext.inputs"}}' \
+        "$image" 2>/dev/null || true)
+    if [ "$have" = "$digest" ]; then
+        log "$image is up to date"
+        return 0
+    fi
     log "building localhost/audiotext-$1:$IMAGE_TAG"
     # RUN steps that fetch packages need the host network: outbound traffic
     # from the default bridge does not get through here.
@@ -40,10 +62,11 @@ build() {  # name dockerfile
         --build-arg "BUILD_BASE_IMAGE=$BUILD_BASE_IMAGE" \
         --build-arg "VERSION=${version:-0.0.0}" \
         --build-arg "REVISION=$revision" \
-        -f "$ROOT/$2" -t "localhost/audiotext-$1:$IMAGE_TAG" "$ROOT" \
+        --label "io.audiotext.inputs=$digest" \
+        -f "$ROOT/$2" -t "$image" "$ROOT" \
         > "$IMAGES_DIR/build-$1.log" 2>&1 \
         || { tail -n 40 "$IMAGES_DIR/build-$1.log" >&2; die "build of $1 failed (log: .images/build-$1.log)"; }
-    log "built localhost/audiotext-$1:$IMAGE_TAG in $(( $(date +%s) - start ))s"
+    log "built $image in $(( $(date +%s) - start ))s"
 }
 
 targets=${*:-api operator worker}

@@ -16,7 +16,8 @@ from audiotext.services.jobs import JobService
 
 log = logging.getLogger(__name__)
 
-RETRY_DELAY_SECONDS = 2.0
+RETRY_DELAY_SECONDS = 1.0
+MAX_RETRY_DELAY_SECONDS = 30.0
 
 
 class LocalExecutor:
@@ -28,6 +29,8 @@ class LocalExecutor:
         self.running: dict[str, asyncio.Task[Outcome]] = {}
         self._runners: list[asyncio.Task[None]] = []
         self._closing = False
+        self._backoff: dict[str, float] = {}
+        self._retries: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         await self._recover()
@@ -91,27 +94,46 @@ class LocalExecutor:
             if task.cancelled():
                 continue  # the job was cancelled; its row already says so
             if task.result() is Outcome.TRANSIENT:
-                await self._retry(job_id)
+                # Retry in the background so this runner serves the rest of the queue.
+                retry = asyncio.create_task(self._retry(job_id))
+                self._retries.add(retry)
+                retry.add_done_callback(self._retries.discard)
+            else:
+                self._backoff.pop(job_id, None)
 
     async def _retry(self, job_id: str) -> None:
+        """A backend outage interrupted the run: queue it again once, with backoff.
+
+        The interrupted run does not count as an attempt, so an outage longer than a few
+        retries never fails a job; the job waits as pending, never stuck as processing.
+        """
+        delay = self._backoff.get(job_id, RETRY_DELAY_SECONDS)
+        self._backoff[job_id] = min(delay * 2, MAX_RETRY_DELAY_SECONDS)
         try:
             row = await self.jobs.repo.get(job_id)
-            if row.attempts >= self.settings.max_attempts:
-                await self.jobs.fail(job_id, f"gave up after {row.attempts} attempts")
-                return
-            await self.jobs.requeue(job_id, "a backend was unavailable; retrying")
+            await self.jobs.repo.transition(
+                job_id,
+                JobStatus.PENDING,
+                only_from=[JobStatus.PROCESSING],
+                attempts=max(0, row.attempts - 1),
+                progress=0,
+                error_message="a backend was unavailable; retrying",
+            )
         except (InvalidTransition, JobNotFound):
+            self._backoff.pop(job_id, None)
             return
         except Exception:
-            log.exception("could not requeue job %s; retrying later", job_id)
-        await asyncio.sleep(RETRY_DELAY_SECONDS)
+            # The database itself is away: the stale-job reaper requeues it once it is back.
+            log.exception("could not requeue job %s", job_id)
+            return
+        await asyncio.sleep(delay)
         self.queue.put_nowait(job_id)
 
     async def close(self) -> None:
         """Stop runners; running jobs go back to pending so the next start resumes them."""
         self._closing = True
-        for runner in self._runners:
-            runner.cancel()
+        for pending in [*self._runners, *self._retries]:
+            pending.cancel()
         interrupted = list(self.running.items())
         for _, task in interrupted:
             task.cancel()
