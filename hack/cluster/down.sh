@@ -48,12 +48,14 @@ stop_pids() {
   sleep 0.2
 }
 
+# stop_daemons GRACE NAME...
 stop_daemons() {
-  local pids=() name pid
+  local grace="$1" pids=() name pid
+  shift
   for name in "$@"; do
     pid="$(live_pid "${name}")" && pids+=("${pid}")
   done
-  stop_pids 10 "${pids[@]}"
+  stop_pids "${grace}" "${pids[@]}"
 }
 
 # Shims of our containerd, found by the socket address each was started with.
@@ -67,7 +69,7 @@ shim_pids() {
 }
 
 # 1. The node agents first, so nothing restarts containers while they go.
-stop_daemons kwok coredns kube-proxy kubelet
+stop_daemons 5 kwok coredns kube-proxy kubelet
 
 # 2. Containers and sandboxes, then containerd and its shims.
 if [[ -S "${CONTAINERD_SOCK}" ]] && live_pid containerd >/dev/null; then
@@ -85,12 +87,12 @@ if [[ -S "${CONTAINERD_SOCK}" ]] && live_pid containerd >/dev/null; then
     ctr_k8s containers delete "${id}" >/dev/null 2>&1 || true
   done
 fi
-stop_daemons containerd
+stop_daemons 5 containerd
 mapfile -t shims < <(shim_pids)
 stop_pids 5 "${shims[@]}"
 
-# 3. The control plane.
-stop_daemons kube-scheduler kube-controller-manager kube-apiserver etcd
+# 3. The control plane. Its state is thrown away, so a long graceful shutdown buys nothing.
+stop_daemons 2 kube-scheduler kube-controller-manager kube-apiserver etcd
 
 # 4. kube-proxy's rules, then every chain and jump cluster-up's run added.
 bin_dir="$(cluster_bin_cache)"

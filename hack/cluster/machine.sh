@@ -44,8 +44,6 @@ snapshot_machine() {
   for p in "${FIXED_PATHS[@]}"; do
     [[ -e "${p}" || -L "${p}" ]] && echo "${p}" >>"${STATE_DIR}/paths.before"
   done
-  ip -o link show "${BRIDGE}" >/dev/null 2>&1 && touch "${STATE_DIR}/bridge.existed"
-  ip -o addr show dev lo | grep -qw "${NODE_IP}/32" && touch "${STATE_DIR}/nodeip.existed"
   touch "${STATE_DIR}/snapshot.done"
 }
 
@@ -119,12 +117,13 @@ restore_paths() {
   done
 }
 
+# The bridge and the node IP (a /32 on lo) are the cluster's by name, whoever left them:
+# removed even when a crashed run left them behind before the last snapshot.
 restore_network() {
-  if [[ ! -f "${STATE_DIR}/bridge.existed" ]] && ip -o link show "${BRIDGE}" >/dev/null 2>&1; then
+  if ip -o link show "${BRIDGE}" >/dev/null 2>&1; then
     ip link delete "${BRIDGE}" 2>/dev/null || log "could not delete ${BRIDGE}"
   fi
-  if [[ -f "${STATE_DIR}/snapshot.done" && ! -f "${STATE_DIR}/nodeip.existed" ]] \
-      && ip -o addr show dev lo | grep -qw "${NODE_IP}/32"; then
+  if ip -o addr show dev lo | grep -qw "${NODE_IP}/32"; then
     ip addr delete "${NODE_IP}/32" dev lo 2>/dev/null || log "could not remove ${NODE_IP} from lo"
   fi
 }

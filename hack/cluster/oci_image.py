@@ -85,8 +85,9 @@ def blob(data: bytes) -> tuple[str, bytes]:
     return "sha256:" + hashlib.sha256(data).hexdigest(), data
 
 
-def write_archive(out: Path, name: str, layer_tar: bytes, entrypoint: list[str] | None,
-                  cmd: list[str] | None) -> None:
+def write_archive(
+    out: Path, name: str, layer_tar: bytes, entrypoint: list[str] | None, cmd: list[str] | None
+) -> None:
     layer_digest, _ = blob(layer_tar)
     image_config: dict[str, object] = {
         "Env": ["PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"],
@@ -114,16 +115,18 @@ def write_archive(out: Path, name: str, layer_tar: bytes, entrypoint: list[str] 
     tag = name.rsplit(":", 1)[1] if ":" in name.rsplit("/", 1)[-1] else "latest"
     index = {
         "schemaVersion": 2,
-        "manifests": [{
-            "mediaType": OCI_MANIFEST,
-            "digest": manifest_digest,
-            "size": len(manifest_bytes),
-            "platform": {"architecture": "amd64", "os": "linux"},
-            "annotations": {
-                "io.containerd.image.name": name,
-                "org.opencontainers.image.ref.name": tag,
-            },
-        }],
+        "manifests": [
+            {
+                "mediaType": OCI_MANIFEST,
+                "digest": manifest_digest,
+                "size": len(manifest_bytes),
+                "platform": {"architecture": "amd64", "os": "linux"},
+                "annotations": {
+                    "io.containerd.image.name": name,
+                    "org.opencontainers.image.ref.name": tag,
+                },
+            }
+        ],
     }
     files = {
         "oci-layout": json.dumps({"imageLayoutVersion": "1.0.0"}).encode(),

@@ -58,6 +58,7 @@ volume_path = "$IMAGES_DIR/storage/volumes"
 network_backend = "netavark"
 network_config_dir = "$IMAGES_DIR/networks"
 default_network = "$NETWORK_NAME"
+default_subnet = "$NETWORK_SUBNET"
 CONF
 
 write_if_changed "$IMAGES_DIR/etc/storage.conf" <<CONF
@@ -92,8 +93,18 @@ exec podman "\$@"
 WRAPPER
 chmod 0755 "$PODMAN"
 
-if ! "$PODMAN" network exists "$NETWORK_NAME" 2>/dev/null; then
+# The project's network, made once. podman would otherwise make up its default
+# network in memory (podman's own subnet and bridge), so it is created while
+# another name is the default; from then on its file is what podman loads.
+if [ ! -f "$IMAGES_DIR/networks/$NETWORK_NAME.json" ]; then
     log "creating network $NETWORK_NAME ($NETWORK_SUBNET, bridge $NETWORK_BRIDGE)"
-    "$PODMAN" network create --driver bridge --subnet "$NETWORK_SUBNET" \
-        --interface-name "$NETWORK_BRIDGE" "$NETWORK_NAME" >/dev/null
+    sed "s/^default_network = .*/default_network = \"podman\"/" \
+        "$IMAGES_DIR/etc/containers.conf" > "$IMAGES_DIR/etc/containers-setup.conf"
+    CONTAINERS_CONF="$IMAGES_DIR/etc/containers-setup.conf" \
+    CONTAINERS_STORAGE_CONF="$IMAGES_DIR/etc/storage.conf" \
+        podman network create --driver bridge --subnet "$NETWORK_SUBNET" "$NETWORK_NAME" >/dev/null
+    rm -f "$IMAGES_DIR/etc/containers-setup.conf"
+    # This podman has no --interface-name: name the bridge in the file it wrote.
+    sed -i "s/\"network_interface\": *\"[^\"]*\"/\"network_interface\": \"$NETWORK_BRIDGE\"/" \
+        "$IMAGES_DIR/networks/$NETWORK_NAME.json"
 fi

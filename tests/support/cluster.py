@@ -235,10 +235,11 @@ def machine_snapshot() -> dict[str, Any]:
     links = subprocess.run(
         ["ip", "-o", "link", "show"], capture_output=True, text=True, check=True
     ).stdout
+    # The bridge and the pods' veths on it (other bridges, e.g. podman's, are not ours).
     interfaces = {
         m.group(1)
-        for m in re.finditer(r"^\d+: ([^:@]+)", links, re.M)
-        if m.group(1).startswith(("atcni", "veth"))
+        for m in re.finditer(r"^\d+: ([^:@]+).*$", links, re.M)
+        if m.group(1).startswith("atcni") or " master atcni" in m.group(0)
     }
     lo_addresses = subprocess.run(
         ["ip", "-o", "addr", "show", "dev", "lo"], capture_output=True, text=True, check=True

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -14,8 +14,10 @@ __all__ = [
     "JobCreate",
     "JobList",
     "JobPublic",
+    "OpenAIErrorBody",
     "PresignedUrlCreate",
     "PresignedUrlPublic",
+    "error_responses",
 ]
 
 
@@ -72,3 +74,34 @@ class HealthPublic(BaseModel):
 class ErrorBody(BaseModel):
     detail: str
     code: str
+
+
+class OpenAIErrorDetail(BaseModel):
+    message: str
+    type: str
+    param: str | None = None
+    code: str | None = None
+
+
+class OpenAIErrorBody(BaseModel):
+    error: OpenAIErrorDetail
+
+
+def error_responses(*codes: int, openai: bool = False) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the errors a route can answer with, in the shape it uses."""
+    model = OpenAIErrorBody if openai else ErrorBody
+    return {code: {"model": model, "description": ERROR_MEANINGS[code]} for code in codes}
+
+
+ERROR_MEANINGS = {
+    400: "Broken or empty audio",
+    401: "Missing or invalid API key",
+    404: "Unknown job or object",
+    409: "The job's state does not allow it",
+    413: "Too large",
+    415: "Not audio, or an unsupported format",
+    422: "Invalid parameters",
+    429: "Rate limit or job quota reached",
+    500: "The transcription failed",
+    503: "A backend is unavailable",
+}

@@ -9,14 +9,16 @@ from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
 from audiotext.api.deps import JobServiceDep, OwnerDep, SettingsDep
-from audiotext.api.schemas import JobCreate, JobList, JobPublic
+from audiotext.api.schemas import JobCreate, JobList, JobPublic, error_responses
 from audiotext.api.uploaded_file import form_text, saved_upload
 from audiotext.formats import MEDIA_TYPES, render
 from audiotext.jobs.errors import InvalidParameter, UnsupportedAudio
 from audiotext.jobs.states import JobStatus
 from audiotext.services.jobs import JobRequest
 
-router = APIRouter(prefix="/api/v1/job", tags=["jobs"])
+router = APIRouter(
+    prefix="/api/v1/job", tags=["jobs"], responses=error_responses(400, 401, 404, 422, 429, 503)
+)
 
 _JOB_FIELDS = ("description", "model", "engine", "language", "task", "callback_url")
 
@@ -58,13 +60,7 @@ def _request_of(fields: dict[str, Any], filename: str) -> JobRequest:
     response_model=JobPublic,
     summary="Start a job for an uploaded object (JSON) or a file (multipart)",
     openapi_extra=_TRANSCRIBE_BODY,
-    responses={
-        400: {"description": "Broken audio"},
-        404: {"description": "No such uploaded object"},
-        413: {"description": "Too large"},
-        415: {"description": "Not audio"},
-        503: {"description": "A backend is down"},
-    },
+    responses=error_responses(400, 413, 415),
 )
 async def transcribe(
     request: Request, jobs: JobServiceDep, owner: OwnerDep, settings: SettingsDep
@@ -135,7 +131,7 @@ async def list_jobs(
     "/{job_id}",
     response_model=JobPublic,
     summary="Cancel a pending or running job",
-    responses={404: {"description": "Unknown job"}, 409: {"description": "Already final"}},
+    responses=error_responses(409),
 )
 async def cancel_job(job_id: str, jobs: JobServiceDep, owner: OwnerDep) -> JobPublic:
     return await jobs.cancel(job_id, owner=owner)
@@ -145,7 +141,14 @@ async def cancel_job(job_id: str, jobs: JobServiceDep, owner: OwnerDep) -> JobPu
     "/{job_id}/transcript",
     summary="The transcript as txt, json, srt or vtt",
     response_class=Response,
-    responses={404: {"description": "Unknown job"}, 409: {"description": "Not completed"}},
+    responses={
+        200: {
+            "content": {
+                m.split(";")[0]: {"schema": {"type": "string"}} for m in MEDIA_TYPES.values()
+            }
+        },
+        **error_responses(409),
+    },
 )
 async def get_transcript(
     job_id: str,

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from audiotext.api.deps import JobServiceDep, OwnerDep, SettingsDep
+from audiotext.api.schemas import error_responses
 from audiotext.api.uploaded_file import form_text, saved_upload
 from audiotext.config import Settings
 from audiotext.formats import MEDIA_TYPES, openai_verbose, render
@@ -15,7 +16,21 @@ from audiotext.jobs.errors import AudioTextError, InvalidParameter
 from audiotext.jobs.states import JobStatus
 from audiotext.services.jobs import JobRequest, JobService, wait_for_final
 
-router = APIRouter(prefix="/v1/audio", tags=["openai"])
+router = APIRouter(
+    prefix="/v1/audio",
+    tags=["openai"],
+    responses={
+        200: {
+            "content": {
+                "application/json": {"schema": {"type": "object"}},
+                "text/plain": {"schema": {"type": "string"}},
+                "text/vtt": {"schema": {"type": "string"}},
+                "application/x-subrip": {"schema": {"type": "string"}},
+            }
+        },
+        **error_responses(400, 401, 413, 415, 422, 429, 500, 503, openai=True),
+    },
+)
 
 RESPONSE_FORMATS = ("json", "text", "srt", "verbose_json", "vtt")
 # Names that OpenAI clients send; they all mean "the configured default model".

@@ -5,16 +5,20 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from audiotext.api.deps import OwnerDep, UploadServiceDep
-from audiotext.api.schemas import PresignedUrlCreate, PresignedUrlPublic
+from audiotext.api.schemas import PresignedUrlCreate, PresignedUrlPublic, error_responses
 
-router = APIRouter(prefix="/api/v1/audio", tags=["uploads"])
+router = APIRouter(
+    prefix="/api/v1/audio",
+    tags=["uploads"],
+    responses=error_responses(400, 401, 422, 429, 503),
+)
 
 
 @router.post(
     "/presigned-url",
     response_model=PresignedUrlPublic,
     summary="A presigned PUT URL for one audio upload",
-    responses={413: {"description": "Too large"}, 415: {"description": "Not audio"}},
+    responses=error_responses(413, 415),
 )
 async def create_presigned_url(
     body: PresignedUrlCreate, uploads: UploadServiceDep, owner: OwnerDep
