@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections import defaultdict
 from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Protocol
 
 CHANNEL_PREFIX = "job_updates"
@@ -25,6 +27,39 @@ class EventBus(Protocol):
     async def ping(self) -> None: ...
 
     async def close(self) -> None: ...
+
+
+class LocalFanout:
+    """This process's subscribers, each with its own queue, grouped by job."""
+
+    def __init__(self) -> None:
+        self._queues: defaultdict[str, set[asyncio.Queue[Event]]] = defaultdict(set)
+
+    def deliver(self, job_id: str, event: Event) -> None:
+        for queue in self._queues.get(job_id, ()):
+            queue.put_nowait(event)
+
+    def wants(self, job_id: str) -> bool:
+        return job_id in self._queues
+
+    @asynccontextmanager
+    async def subscribe(self, job_id: str) -> AsyncIterator[AsyncIterator[Event]]:
+        queue: asyncio.Queue[Event] = asyncio.Queue()
+        self._queues[job_id].add(queue)
+        try:
+            yield _drain(queue)
+        finally:
+            self._queues[job_id].discard(queue)
+            if not self._queues[job_id]:
+                del self._queues[job_id]
+
+    def clear(self) -> None:
+        self._queues.clear()
+
+
+async def _drain(queue: asyncio.Queue[Event]) -> AsyncIterator[Event]:
+    while True:
+        yield await queue.get()
 
 
 def job_channel(job_id: str) -> str:

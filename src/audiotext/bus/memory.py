@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections import OrderedDict, defaultdict
+from collections import OrderedDict
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 
-from audiotext.bus.base import Event
+from audiotext.bus.base import Event, LocalFanout
 
 _REMEMBERED = 10_000
 
 
 class MemoryBus:
     def __init__(self) -> None:
-        self._subscribers: defaultdict[str, set[asyncio.Queue[Event]]] = defaultdict(set)
+        self.fanout = LocalFanout()
         self._last: OrderedDict[str, Event] = OrderedDict()
 
     async def publish(self, job_id: str, event: Event) -> None:
@@ -22,19 +21,10 @@ class MemoryBus:
         self._last.move_to_end(job_id)
         while len(self._last) > _REMEMBERED:
             self._last.popitem(last=False)
-        for queue in self._subscribers.get(job_id, ()):
-            queue.put_nowait(event)
+        self.fanout.deliver(job_id, event)
 
-    @asynccontextmanager
-    async def subscribe(self, job_id: str) -> AsyncIterator[AsyncIterator[Event]]:
-        queue: asyncio.Queue[Event] = asyncio.Queue()
-        self._subscribers[job_id].add(queue)
-        try:
-            yield _drain(queue)
-        finally:
-            self._subscribers[job_id].discard(queue)
-            if not self._subscribers[job_id]:
-                del self._subscribers[job_id]
+    def subscribe(self, job_id: str) -> AbstractAsyncContextManager[AsyncIterator[Event]]:
+        return self.fanout.subscribe(job_id)
 
     async def last(self, job_id: str) -> Event | None:
         return self._last.get(job_id)
@@ -46,9 +36,4 @@ class MemoryBus:
         return None
 
     async def close(self) -> None:
-        self._subscribers.clear()
-
-
-async def _drain(queue: asyncio.Queue[Event]) -> AsyncIterator[Event]:
-    while True:
-        yield await queue.get()
+        self.fanout.clear()

@@ -6,14 +6,13 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections import defaultdict
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from audiotext.bus.base import CHANNEL_PREFIX, Event, job_channel
+from audiotext.bus.base import CHANNEL_PREFIX, Event, LocalFanout, job_channel
 from audiotext.jobs.errors import BackendUnavailable
 
 log = logging.getLogger(__name__)
@@ -31,7 +30,7 @@ class RedisBus:
         self.client = aioredis.from_url(
             url, socket_connect_timeout=3, socket_timeout=5, health_check_interval=15
         )
-        self._subscribers: defaultdict[str, set[asyncio.Queue[Event]]] = defaultdict(set)
+        self.fanout = LocalFanout()
         self._listener: asyncio.Task[None] | None = None
         self._connected = asyncio.Event()
 
@@ -45,16 +44,8 @@ class RedisBus:
         except (RedisError, OSError) as exc:
             raise BackendUnavailable(f"redis unavailable: {exc}") from exc
 
-    @asynccontextmanager
-    async def subscribe(self, job_id: str) -> AsyncIterator[AsyncIterator[Event]]:
-        queue: asyncio.Queue[Event] = asyncio.Queue()
-        self._subscribers[job_id].add(queue)
-        try:
-            yield _drain(queue)
-        finally:
-            self._subscribers[job_id].discard(queue)
-            if not self._subscribers[job_id]:
-                del self._subscribers[job_id]
+    def subscribe(self, job_id: str) -> AbstractAsyncContextManager[AsyncIterator[Event]]:
+        return self.fanout.subscribe(job_id)
 
     async def last(self, job_id: str) -> Event | None:
         try:
@@ -85,11 +76,8 @@ class RedisBus:
                         continue
                     channel = message["channel"].decode()
                     job_id = channel.split(":", 1)[1]
-                    queues = self._subscribers.get(job_id)
-                    if queues:
-                        event = json.loads(message["data"])
-                        for queue in queues:
-                            queue.put_nowait(event)
+                    if self.fanout.wants(job_id):
+                        self.fanout.deliver(job_id, json.loads(message["data"]))
             except asyncio.CancelledError:
                 raise
             except (RedisError, OSError) as exc:
@@ -114,8 +102,3 @@ class RedisBus:
                 await self._listener
             self._listener = None
         await self.client.aclose()
-
-
-async def _drain(queue: asyncio.Queue[Event]) -> AsyncIterator[Event]:
-    while True:
-        yield await queue.get()

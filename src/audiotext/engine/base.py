@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Protocol
 
 import numpy as np
 import numpy.typing as npt
+
+from audiotext.jobs.errors import InvalidParameter
 
 Audio = npt.NDArray[np.float32]
 SAMPLE_RATE = 16_000
@@ -84,6 +87,36 @@ class TranscribeOptions:
     word_timestamps: bool = True
     vad_filter: bool = True
     beam_size: int = 5
+
+
+def decoding_kwargs(options: TranscribeOptions) -> dict[str, Any]:
+    """The options both Whisper implementations name the same way."""
+    kwargs: dict[str, Any] = {
+        "language": options.language,
+        "task": options.task,
+        "initial_prompt": options.prompt,
+        "word_timestamps": options.word_timestamps,
+    }
+    if options.temperature is not None:
+        kwargs["temperature"] = options.temperature
+    return kwargs
+
+
+class ModelCache:
+    """Models loaded once per process and reused; loading is serialised by a lock."""
+
+    def __init__(self) -> None:
+        self._models: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def get(self, name: str, load: Callable[[str], Any]) -> Any:
+        with self._lock:
+            if name not in self._models:
+                try:
+                    self._models[name] = load(name)
+                except (ValueError, OSError, RuntimeError) as exc:
+                    raise InvalidParameter(f"model {name!r} cannot be loaded: {exc}") from exc
+            return self._models[name]
 
 
 class Engine(Protocol):

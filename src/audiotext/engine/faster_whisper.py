@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from audiotext.config import DEFAULT_MODEL, Settings
-from audiotext.engine.base import Audio, Segment, TranscribeOptions, TranscriptInfo, Word
-from audiotext.jobs.errors import EngineError, InvalidParameter
+from audiotext.engine.base import (
+    Audio,
+    ModelCache,
+    Segment,
+    TranscribeOptions,
+    TranscriptInfo,
+    Word,
+    decoding_kwargs,
+)
+from audiotext.jobs.errors import EngineError
 
 
 def bundled_model_path(name: str) -> Path | None:
@@ -38,8 +45,7 @@ class FasterWhisperEngine:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._models: dict[str, Any] = {}
-        self._lock = threading.Lock()
+        self.models = ModelCache()
 
     @property
     def device(self) -> str:
@@ -56,45 +62,31 @@ class FasterWhisperEngine:
         return "float16" if self.device == "cuda" else "int8"
 
     def load(self, model: str) -> Any:
-        """Load a model once and reuse it for every later job."""
-        with self._lock:
-            if model not in self._models:
-                try:
-                    from faster_whisper import WhisperModel
-                except ImportError as exc:
-                    raise EngineError(
-                        "faster-whisper is not installed (install audiotext[engine])"
-                    ) from exc
-                location = resolve_model(model)
-                try:
-                    self._models[model] = WhisperModel(
-                        location,
-                        device=self.device,
-                        compute_type=self.compute_type,
-                        cpu_threads=self.settings.cpu_threads,
-                        download_root=str(self.settings.model_dir)
-                        if self.settings.model_dir
-                        else None,
-                        local_files_only=os.path.isdir(location),
-                    )
-                except (ValueError, OSError, RuntimeError) as exc:
-                    raise InvalidParameter(f"model {model!r} cannot be loaded: {exc}") from exc
-            return self._models[model]
+        return self.models.get(model, self._load)
+
+    def _load(self, model: str) -> Any:
+        try:
+            from faster_whisper import WhisperModel
+        except ImportError as exc:
+            raise EngineError(
+                "faster-whisper is not installed (install audiotext[engine])"
+            ) from exc
+        location = resolve_model(model)
+        return WhisperModel(
+            location,
+            device=self.device,
+            compute_type=self.compute_type,
+            cpu_threads=self.settings.cpu_threads,
+            download_root=str(self.settings.model_dir) if self.settings.model_dir else None,
+            local_files_only=os.path.isdir(location),
+        )
 
     def transcribe(
         self, audio: Audio, options: TranscribeOptions
     ) -> tuple[Iterator[Segment], TranscriptInfo]:
         model = self.load(options.model)
-        kwargs: dict[str, Any] = {
-            "language": options.language,
-            "task": options.task,
-            "initial_prompt": options.prompt,
-            "word_timestamps": options.word_timestamps,
-            "vad_filter": options.vad_filter,
-            "beam_size": options.beam_size,
-        }
-        if options.temperature is not None:
-            kwargs["temperature"] = options.temperature
+        kwargs = decoding_kwargs(options)
+        kwargs.update(vad_filter=options.vad_filter, beam_size=options.beam_size)
         runner: Any = model
         if self.settings.batch_size > 0:
             from faster_whisper import BatchedInferencePipeline

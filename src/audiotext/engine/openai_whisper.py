@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -10,12 +9,14 @@ from audiotext.config import Settings
 from audiotext.engine.base import (
     SAMPLE_RATE,
     Audio,
+    ModelCache,
     Segment,
     TranscribeOptions,
     TranscriptInfo,
     Word,
+    decoding_kwargs,
 )
-from audiotext.jobs.errors import EngineError, InvalidParameter
+from audiotext.jobs.errors import EngineError
 
 
 def available() -> bool:
@@ -31,44 +32,30 @@ class OpenAIWhisperEngine:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._models: dict[str, Any] = {}
-        self._lock = threading.Lock()
+        self.models = ModelCache()
 
     def load(self, model: str) -> Any:
-        with self._lock:
-            if model not in self._models:
-                try:
-                    import whisper
-                except ImportError as exc:
-                    raise EngineError(
-                        "openai-whisper is not installed (install audiotext[openai-whisper])"
-                    ) from exc
-                device = "cuda" if self.settings.device == "cuda" else "cpu"
-                try:
-                    self._models[model] = whisper.load_model(
-                        model,
-                        device=device,
-                        download_root=str(self.settings.model_dir)
-                        if self.settings.model_dir
-                        else None,
-                    )
-                except (RuntimeError, OSError, ValueError) as exc:
-                    raise InvalidParameter(f"model {model!r} cannot be loaded: {exc}") from exc
-            return self._models[model]
+        return self.models.get(model, self._load)
+
+    def _load(self, model: str) -> Any:
+        try:
+            import whisper
+        except ImportError as exc:
+            raise EngineError(
+                "openai-whisper is not installed (install audiotext[openai-whisper])"
+            ) from exc
+        return whisper.load_model(
+            model,
+            device="cuda" if self.settings.device == "cuda" else "cpu",
+            download_root=str(self.settings.model_dir) if self.settings.model_dir else None,
+        )
 
     def transcribe(
         self, audio: Audio, options: TranscribeOptions
     ) -> tuple[Iterator[Segment], TranscriptInfo]:
         model = self.load(options.model)
-        kwargs: dict[str, Any] = {
-            "language": options.language,
-            "task": options.task,
-            "initial_prompt": options.prompt,
-            "word_timestamps": options.word_timestamps,
-            "fp16": self.settings.device == "cuda",
-        }
-        if options.temperature is not None:
-            kwargs["temperature"] = options.temperature
+        kwargs = decoding_kwargs(options)
+        kwargs["fp16"] = self.settings.device == "cuda"
         # openai-whisper decodes the whole file at once; segments come out together.
         result = model.transcribe(audio, **kwargs)
         segments = [
