@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from audiotext.audio import sniff
@@ -128,3 +130,11 @@ def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     assert s.executor == "kubernetes"
     assert s.resolved_database_url == "postgresql+psycopg://u:p@db/audiotext"
     assert async_database_url("sqlite:///x.db") == "sqlite+aiosqlite:///x.db"
+
+
+def test_secrets_from_mounted_files(tmp_path: Path) -> None:
+    (tmp_path / "AUDIOTEXT_WEBHOOK_SECRET").write_text("from-a-file")
+    (tmp_path / "AUDIOTEXT_DATABASE_URL").write_text("postgresql://u:p@db/x")
+    s = Settings(_secrets_dir=tmp_path)  # type: ignore[call-arg]
+    assert s.webhook_secret.get_secret_value() == "from-a-file"
+    assert s.resolved_database_url == "postgresql+psycopg://u:p@db/x"

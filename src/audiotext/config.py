@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -22,6 +23,9 @@ class Settings(BaseSettings):
         env_nested_delimiter="__",
         env_file=None,
         extra="ignore",
+        # Secrets may also come as files (a mounted Secret): one file per variable, named
+        # like it, e.g. $AUDIOTEXT_SECRETS_DIR/AUDIOTEXT_DATABASE_URL.
+        secrets_dir=os.environ.get("AUDIOTEXT_SECRETS_DIR") or None,
     )
 
     # --- serving -------------------------------------------------------------------------
