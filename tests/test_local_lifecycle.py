@@ -166,3 +166,49 @@ def test_killed_server_resumes_job_on_restart(tmp_path: Path, long_speech: Path)
         server.send_signal(signal.SIGTERM)
         # uvicorn re-raises SIGTERM after its graceful shutdown.
         assert server.wait(timeout=30) in (0, -signal.SIGTERM)
+
+
+def test_sigterm_drains_and_hands_running_jobs_back(tmp_path: Path, long_speech: Path) -> None:
+    """Graceful shutdown: the server stops within seconds and the job waits as pending."""
+    import time
+
+    import sqlalchemy as sa
+
+    port = free_port()
+    data = tmp_path / "data"
+    env = {**os.environ, "AUDIOTEXT_PORT": str(port), "AUDIOTEXT_DATA_DIR": str(data)}
+    base = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "audiotext"), "serve"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(200):
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        files = {"file": ("long.flac", long_speech.read_bytes(), "audio/flac")}
+        job = httpx.post(f"{base}/api/v1/job/transcribe", files=files, timeout=60).json()
+        deadline = time.monotonic() + 60
+        while httpx.get(f"{base}/api/v1/job/status/{job['id']}").json()["progress"] == 0:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        stopping = time.monotonic()
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+        assert time.monotonic() - stopping < 25
+    finally:
+        if server.poll() is None:
+            server.kill()
+    engine = sa.create_engine(f"sqlite:///{data / 'audiotext.db'}")
+    with engine.connect() as conn:
+        status, message = conn.execute(
+            sa.text("SELECT status, error_message FROM transcription_job WHERE id = :id"),
+            {"id": job["id"]},
+        ).one()
+    engine.dispose()
+    assert status == "pending" and "shutdown" in message
