@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -146,6 +146,36 @@ class Settings(BaseSettings):
     worker_secret: str = Field(
         "audiotext-worker",
         description="Secret in the resource's namespace whose keys become the worker's env.",
+    )
+    worker_device: Literal["gpu", "cpu"] = Field(
+        "gpu", description="Default device of worker pods (a resource's spec.device wins)."
+    )
+    worker_gpus: int = Field(1, ge=0, le=16, description="GPUs per GPU worker pod.")
+    worker_node_selector: dict[str, str] = Field(
+        default_factory=dict, description="Node selector added to every worker pod."
+    )
+    worker_tolerations: list[dict[str, Any]] = Field(
+        default_factory=list, description="Tolerations added to every worker pod."
+    )
+    worker_priority_class: str = Field("", description="priorityClassName of worker pods.")
+    worker_runtime_class: str = Field(
+        "", description="runtimeClassName of GPU worker pods (e.g. nvidia)."
+    )
+    worker_resources: dict[str, Any] = Field(
+        default_factory=dict, description="Resources (requests/limits) of the worker container."
+    )
+    worker_ttl_seconds_after_finished: int = Field(
+        3600, ge=0, description="How long finished worker Jobs are kept."
+    )
+    worker_queue_name: str = Field(
+        "", description="Default Kueue LocalQueue of worker Jobs (empty: no Kueue)."
+    )
+    operator_namespaces: list[str] = Field(
+        default_factory=list,
+        description="Namespaces the operator watches (empty: the whole cluster).",
+    )
+    operator_health_port: int = Field(
+        8080, ge=0, le=65535, description="Port of the operator's /healthz (0: off)."
     )
     kubeconfig: Path | None = Field(
         None, description="Kubeconfig file; in-cluster credentials when empty."

@@ -166,6 +166,30 @@ class JobService:
             raise BackendUnavailable(f"job {job.id} could not be scheduled: {exc.message}") from exc
         return job
 
+    async def register(self, job_id: str, request: JobRequest, url: str) -> JobPublic:
+        """The row of a job that started outside the gateway (``kubectl apply``)."""
+        existing = await self.repo.find(job_id)
+        if existing is not None:
+            return JobPublic.of(existing)
+        row = TranscriptionJobRow(
+            id=job_id,
+            filename=request.filename[:255],
+            url=url,
+            status=JobStatus.PENDING,
+            description=request.description,
+            model=request.model or self.settings.model,
+            engine=request.engine or self.settings.engine,
+            language=request.language,
+            task=request.task,
+            progress=0,
+            attempts=0,
+            options=dict(request.options),
+            callback_attempts=0,
+        )
+        job = JobPublic.of(await self.repo.add(row))
+        await self._publish(job)
+        return job
+
     async def _forget_object(self, key: str) -> None:
         try:
             await self.storage.delete(key)

@@ -1,0 +1,1 @@
+"""The TranscriptionJob vocabulary shared by the gateway's executor and the operator."""

@@ -1,0 +1,58 @@
+"""Names of the TranscriptionJob API: every string the gateway and the operator share."""
+
+from __future__ import annotations
+
+GROUP = "audiotext.io"
+VERSION = "v1alpha1"
+API_VERSION = f"{GROUP}/{VERSION}"
+KIND = "TranscriptionJob"
+PLURAL = "transcriptionjobs"
+SHORT_NAME = "tj"
+CATEGORY = "audiotext"
+
+# Labels and annotations.
+LABEL_JOB_ID = "audiotext.io/job-id"
+LABEL_RESOURCE = "audiotext.io/transcriptionjob"
+LABEL_COMPONENT = "app.kubernetes.io/component"
+LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
+MANAGED_BY = "audiotext-operator"
+WORKER_COMPONENT = "worker"
+ANNOTATION_CANCEL = "audiotext.io/cancel"
+KUEUE_QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
+
+# GPU scheduling.
+GPU_RESOURCE = "nvidia.com/gpu"
+GPU_PRESENT_LABEL = "nvidia.com/gpu.present"
+GPU_TAINT_KEY = "nvidia.com/gpu"
+GPU_TAINT_VALUE = "present"
+
+WORKER_CONTAINER = "worker"
+WORKER_UID = 10001
+
+# status.phase values.
+PHASE_PENDING = "Pending"
+PHASE_QUEUED = "Queued"
+PHASE_RUNNING = "Running"
+PHASE_SUCCEEDED = "Succeeded"
+PHASE_FAILED = "Failed"
+PHASE_CANCELLED = "Cancelled"
+FINAL_PHASES = frozenset({PHASE_SUCCEEDED, PHASE_FAILED, PHASE_CANCELLED})
+
+# status.conditions types (Kubernetes API conventions: True/False/Unknown with a reason).
+CONDITION_JOB_CREATED = "JobCreated"
+CONDITION_RUNNING = "Running"
+CONDITION_SUCCEEDED = "Succeeded"
+CONDITION_FAILED = "Failed"
+CONDITION_CANCELLED = "Cancelled"
+
+# Reasons, as shown by `kubectl describe tj`.
+REASON_JOB_CREATED = "JobCreated"
+REASON_QUEUED = "Queued"
+REASON_STARTED = "Started"
+REASON_RETRYING = "Retrying"
+REASON_COMPLETED = "Completed"
+REASON_BAD_INPUT = "BadInput"
+REASON_BACKOFF_LIMIT = "BackoffLimitExceeded"
+REASON_DEADLINE = "DeadlineExceeded"
+REASON_CANCELLED = "Cancelled"
+REASON_INVALID_SPEC = "InvalidSpec"

@@ -1,0 +1,33 @@
+"""The TranscriptionJob the gateway writes for a job (pure)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from audiotext.config import OUTPUT_FORMATS, Settings
+from audiotext.jobs.schemas import JobPublic
+from audiotext.kube import constants as k
+
+
+def build_transcription_job(job: JobPublic, settings: Settings) -> dict[str, Any]:
+    """A TranscriptionJob named after the job id, so the two can always be found together."""
+    spec: dict[str, Any] = {
+        "audio": {"url": job.url},
+        "model": job.model,
+        "task": job.task,
+        "outputFormats": list(OUTPUT_FORMATS),
+        "device": settings.worker_device,
+        "gpus": settings.worker_gpus if settings.worker_device == "gpu" else 0,
+    }
+    if job.language:
+        spec["language"] = job.language
+    return {
+        "apiVersion": k.API_VERSION,
+        "kind": k.KIND,
+        "metadata": {
+            "name": job.id,
+            "namespace": settings.namespace,
+            "labels": {k.LABEL_JOB_ID: job.id},
+        },
+        "spec": spec,
+    }

@@ -1,0 +1,1 @@
+"""The operator: TranscriptionJob resources become batch/v1 Jobs that run the worker."""

@@ -1,0 +1,164 @@
+"""Pure builders: a TranscriptionJob (and the operator's settings) in, Kubernetes objects out."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from audiotext.config import Settings
+from audiotext.jobs import exit_codes
+from audiotext.kube import constants as k
+
+Body = dict[str, Any]
+
+_MAX_NAME = 63  # Job names end up in the job-name label of their pods
+
+
+def job_name(resource_name: str) -> str:
+    """The Job's name for a resource: deterministic, so a replayed handler finds its Job."""
+    name = f"{resource_name}-worker"
+    if len(name) <= _MAX_NAME:
+        return name
+    digest = hashlib.sha256(resource_name.encode()).hexdigest()[:8]
+    return f"{resource_name[: _MAX_NAME - 16].rstrip('-.')}-{digest}-worker"
+
+
+def gpu_requested(spec: Body) -> bool:
+    return spec.get("device", "gpu") == "gpu" and int(spec.get("gpus", 1)) > 0
+
+
+def node_selector(spec: Body, settings: Settings) -> dict[str, str]:
+    selector = dict(settings.worker_node_selector)
+    if gpu_requested(spec):
+        selector[k.GPU_PRESENT_LABEL] = "true"
+    selector.update(spec.get("nodeSelector") or {})
+    return selector
+
+
+def tolerations(spec: Body, settings: Settings) -> list[Body]:
+    result = [dict(t) for t in settings.worker_tolerations]
+    if gpu_requested(spec):
+        result.append(
+            {
+                "key": k.GPU_TAINT_KEY,
+                "operator": "Equal",
+                "value": k.GPU_TAINT_VALUE,
+                "effect": "NoSchedule",
+            }
+        )
+    for toleration in spec.get("tolerations") or []:
+        if toleration not in result:
+            result.append(dict(toleration))
+    return result
+
+
+def resources(spec: Body, settings: Settings) -> Body:
+    result: Body = {
+        "requests": dict(settings.worker_resources.get("requests", {})),
+        "limits": dict(settings.worker_resources.get("limits", {})),
+    }
+    if gpu_requested(spec):
+        result["limits"][k.GPU_RESOURCE] = str(int(spec.get("gpus", 1)))
+    return {key: value for key, value in result.items() if value}
+
+
+def worker_env(spec: Body) -> list[Body]:
+    gpu = gpu_requested(spec)
+    env = [
+        {"name": "AUDIOTEXT_DEVICE", "value": "cuda" if gpu else "cpu"},
+        {"name": "HF_HUB_OFFLINE", "value": "1"},
+        {"name": "HOME", "value": "/tmp"},
+        {"name": "AUDIOTEXT_DATA_DIR", "value": "/tmp/audiotext"},
+    ]
+    if spec.get("model"):
+        env.append({"name": "AUDIOTEXT_MODEL", "value": str(spec["model"])})
+    return env
+
+
+def build_job(resource: Body, job_id: str, settings: Settings) -> Body:
+    """The batch/v1 Job that runs ``audiotext worker <job_id>`` for one TranscriptionJob."""
+    meta, spec = resource["metadata"], resource.get("spec", {})
+    name = job_name(meta["name"])
+    queue = spec.get("queueName") or settings.worker_queue_name
+    labels = {
+        k.LABEL_MANAGED_BY: k.MANAGED_BY,
+        k.LABEL_COMPONENT: k.WORKER_COMPONENT,
+        k.LABEL_RESOURCE: meta["name"],
+        k.LABEL_JOB_ID: job_id,
+    }
+    if queue:
+        labels[k.KUEUE_QUEUE_LABEL] = queue
+    pod_spec: Body = {
+        "restartPolicy": "Never",
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": k.WORKER_UID,
+            "runAsGroup": k.WORKER_UID,
+            "fsGroup": k.WORKER_UID,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "containers": [
+            {
+                "name": k.WORKER_CONTAINER,
+                "image": settings.worker_image,
+                "imagePullPolicy": "IfNotPresent",
+                "command": ["audiotext"],
+                "args": ["worker", job_id],
+                "envFrom": [{"secretRef": {"name": settings.worker_secret}}],
+                "env": worker_env(spec),
+                "resources": resources(spec, settings),
+                "terminationMessagePolicy": "FallbackToLogsOnError",
+                "securityContext": {
+                    "allowPrivilegeEscalation": False,
+                    "readOnlyRootFilesystem": True,
+                    "runAsNonRoot": True,
+                    "capabilities": {"drop": ["ALL"]},
+                },
+                "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+            }
+        ],
+        "volumes": [{"name": "tmp", "emptyDir": {}}],
+    }
+    selector = node_selector(spec, settings)
+    if selector:
+        pod_spec["nodeSelector"] = selector
+    tolerated = tolerations(spec, settings)
+    if tolerated:
+        pod_spec["tolerations"] = tolerated
+    priority = spec.get("priorityClassName") or settings.worker_priority_class
+    if priority:
+        pod_spec["priorityClassName"] = priority
+    if gpu_requested(spec) and settings.worker_runtime_class:
+        pod_spec["runtimeClassName"] = settings.worker_runtime_class
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": name, "namespace": meta.get("namespace"), "labels": labels},
+        "spec": {
+            "backoffLimit": int(spec.get("backoffLimit", 2)),
+            "activeDeadlineSeconds": int(spec.get("activeDeadlineSeconds", 1800)),
+            "ttlSecondsAfterFinished": settings.worker_ttl_seconds_after_finished,
+            "suspend": bool(queue),
+            "podFailurePolicy": {
+                "rules": [
+                    {
+                        # Bad input fails the Job at once: another attempt cannot help.
+                        "action": "FailJob",
+                        "onExitCodes": {
+                            "containerName": k.WORKER_CONTAINER,
+                            "operator": "In",
+                            "values": [exit_codes.BAD_INPUT],
+                        },
+                    },
+                    {
+                        # Evictions and preemptions are not the worker's fault.
+                        "action": "Ignore",
+                        "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}],
+                    },
+                ]
+            },
+            "template": {"metadata": {"labels": labels}, "spec": pod_spec},
+        },
+    }

@@ -1,0 +1,50 @@
+"""What the operator's handlers share: settings, the job service, the Kubernetes API."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+from kubernetes_asyncio import client
+
+from audiotext.bus import EventBus, open_bus
+from audiotext.config import Settings
+from audiotext.db.repository import JobRepository
+from audiotext.db.session import Database
+from audiotext.kube.client import api_client
+from audiotext.services.jobs import JobService
+from audiotext.storage import open_storage
+
+
+@dataclass
+class OperatorContext:
+    settings: Settings
+    db: Database
+    bus: EventBus
+    jobs: JobService
+    api: client.ApiClient
+
+    @classmethod
+    async def open(cls, settings: Settings) -> OperatorContext:
+        db = Database(settings.resolved_database_url, pool_size=5)
+        bus = open_bus(settings)
+        jobs = JobService(settings, JobRepository(db), open_storage(settings), bus)
+        api = await api_client(settings.kubeconfig)
+        return cls(settings=settings, db=db, bus=bus, jobs=jobs, api=api)
+
+    @property
+    def batch(self) -> client.BatchV1Api:
+        return client.BatchV1Api(self.api)
+
+    @property
+    def core(self) -> client.CoreV1Api:
+        return client.CoreV1Api(self.api)
+
+    @property
+    def objects(self) -> client.CustomObjectsApi:
+        return client.CustomObjectsApi(self.api)
+
+    async def close(self) -> None:
+        for closer in (self.api.close, self.bus.close, self.db.close):
+            with contextlib.suppress(Exception):
+                await closer()

@@ -1,0 +1,165 @@
+"""Pure status logic: what a Job's state means for its TranscriptionJob, and what changed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from audiotext.kube import constants as k
+
+Body = dict[str, Any]
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def set_condition(
+    conditions: list[Body], type_: str, status: bool, reason: str, message: str, now: str
+) -> bool:
+    """Set one condition in place; True when anything changed.
+
+    The transition time moves only when the status flips, as the API conventions ask.
+    """
+    value = "True" if status else "False"
+    for condition in conditions:
+        if condition.get("type") == type_:
+            changed = (
+                condition.get("status") != value
+                or condition.get("reason") != reason
+                or condition.get("message") != message
+            )
+            if condition.get("status") != value:
+                condition["lastTransitionTime"] = now
+            condition.update(status=value, reason=reason, message=message)
+            return changed
+    conditions.append(
+        {
+            "type": type_,
+            "status": value,
+            "reason": reason,
+            "message": message,
+            "lastTransitionTime": now,
+        }
+    )
+    return True
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What a Job says about its TranscriptionJob."""
+
+    phase: str
+    reason: str
+    message: str
+    attempts: int
+    start_time: str | None = None
+    completion_time: str | None = None
+
+    @property
+    def final(self) -> bool:
+        return self.phase in k.FINAL_PHASES
+
+
+_FAILURE_REASONS = {
+    "PodFailurePolicy": k.REASON_BAD_INPUT,
+    "DeadlineExceeded": k.REASON_DEADLINE,
+    "BackoffLimitExceeded": k.REASON_BACKOFF_LIMIT,
+}
+
+
+def observe_job(job: Body, termination_message: str | None = None) -> Observation:
+    """Map a batch/v1 Job (and its last pod's termination message) to a phase."""
+    status = job.get("status") or {}
+    true = {c.get("type"): c for c in status.get("conditions") or [] if c.get("status") == "True"}
+    active = int(status.get("active") or 0)
+    failed = int(status.get("failed") or 0)
+    succeeded = int(status.get("succeeded") or 0)
+    attempts = active + failed + succeeded
+    start, end = status.get("startTime"), status.get("completionTime")
+    if "Complete" in true or "SuccessCriteriaMet" in true:
+        return Observation(
+            k.PHASE_SUCCEEDED, k.REASON_COMPLETED, "transcribed", max(attempts, 1), start, end
+        )
+    failure = true.get("Failed") or true.get("FailureTarget")
+    if failure is not None:
+        reason = _FAILURE_REASONS.get(str(failure.get("reason")), str(failure.get("reason")))
+        message = (termination_message or "").strip() or str(failure.get("message") or reason)
+        if reason == k.REASON_DEADLINE:
+            message = f"deadline exceeded: {failure.get('message') or 'the job ran too long'}"
+        end = end or _transition(failure)
+        return Observation(k.PHASE_FAILED, reason, message, max(attempts, 1), start, end)
+    if (job.get("spec") or {}).get("suspend"):
+        return Observation(k.PHASE_QUEUED, k.REASON_QUEUED, "waiting for admission", attempts)
+    if active:
+        reason = k.REASON_RETRYING if failed else k.REASON_STARTED
+        message = f"attempt {attempts} running" + (f" after {failed} failed" if failed else "")
+        return Observation(k.PHASE_RUNNING, reason, message, attempts, start)
+    if failed:
+        return Observation(
+            k.PHASE_PENDING,
+            k.REASON_RETRYING,
+            f"{failed} attempts failed; retrying",
+            attempts,
+            start,
+        )
+    return Observation(k.PHASE_PENDING, k.REASON_JOB_CREATED, "waiting for a node", attempts)
+
+
+def _transition(condition: Body) -> str | None:
+    value = condition.get("lastTransitionTime")
+    return str(value) if value else None
+
+
+def desired_status(current: Body, observation: Observation, now: str) -> Body:
+    """The whole status after an observation (current is not modified)."""
+    status: Body = {
+        **current,
+        "phase": observation.phase,
+        "attempts": observation.attempts,
+        "message": observation.message,
+    }
+    if observation.start_time:
+        status["startTime"] = current.get("startTime") or observation.start_time
+    if observation.completion_time:
+        status["completionTime"] = observation.completion_time
+    conditions = [dict(c) for c in current.get("conditions") or []]
+    phase = observation.phase
+    set_condition(conditions, k.CONDITION_JOB_CREATED, True, k.REASON_JOB_CREATED, "", now)
+    set_condition(
+        conditions,
+        k.CONDITION_RUNNING,
+        phase == k.PHASE_RUNNING,
+        observation.reason,
+        observation.message if phase == k.PHASE_RUNNING else "",
+        now,
+    )
+    if phase == k.PHASE_SUCCEEDED:
+        set_condition(conditions, k.CONDITION_SUCCEEDED, True, observation.reason, "", now)
+    if phase == k.PHASE_FAILED:
+        set_condition(
+            conditions, k.CONDITION_FAILED, True, observation.reason, observation.message, now
+        )
+    status["conditions"] = conditions
+    return status
+
+
+def cancelled_status(current: Body, now: str) -> Body:
+    conditions = [dict(c) for c in current.get("conditions") or []]
+    set_condition(conditions, k.CONDITION_RUNNING, False, k.REASON_CANCELLED, "", now)
+    set_condition(
+        conditions, k.CONDITION_CANCELLED, True, k.REASON_CANCELLED, "cancelled by a user", now
+    )
+    return {
+        **current,
+        "phase": k.PHASE_CANCELLED,
+        "message": "cancelled",
+        "completionTime": current.get("completionTime") or now,
+        "conditions": conditions,
+    }
+
+
+def status_changes(current: Body, desired: Body) -> Body:
+    """Only the fields that differ: an empty dict means there is nothing to patch."""
+    return {key: value for key, value in desired.items() if current.get(key) != value}
