@@ -65,9 +65,13 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_operator(args: argparse.Namespace) -> int:
+    settings = Settings()
+    if settings.kubeconfig:
+        # Set before the Kubernetes client is imported: it reads $KUBECONFIG at import time.
+        os.environ["KUBECONFIG"] = str(settings.kubeconfig)
     from audiotext.operator.main import run_operator
 
-    return run_operator(Settings())
+    return run_operator(settings)
 
 
 def cmd_keys(args: argparse.Namespace) -> int:

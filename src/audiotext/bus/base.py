@@ -47,7 +47,7 @@ class LocalFanout:
         queue: asyncio.Queue[Event] = asyncio.Queue()
         self._queues[job_id].add(queue)
         try:
-            yield _drain(queue)
+            yield Subscription(queue)
         finally:
             self._queues[job_id].discard(queue)
             if not self._queues[job_id]:
@@ -57,9 +57,21 @@ class LocalFanout:
         self._queues.clear()
 
 
-async def _drain(queue: asyncio.Queue[Event]) -> AsyncIterator[Event]:
-    while True:
-        yield await queue.get()
+class Subscription:
+    """Events of one job, in order.
+
+    A class rather than an async generator: a reader that gives up waiting (a timeout)
+    cancels only that wait, while a cancelled generator would be finished for good.
+    """
+
+    def __init__(self, queue: asyncio.Queue[Event]) -> None:
+        self.queue = queue
+
+    def __aiter__(self) -> Subscription:
+        return self
+
+    async def __anext__(self) -> Event:
+        return await self.queue.get()
 
 
 def job_channel(job_id: str) -> str:

@@ -65,13 +65,14 @@ class KubernetesExecutor:
         objects = await self._objects()
         patch = {"metadata": {"annotations": {k.ANNOTATION_CANCEL: "true"}}}
         try:
-            await objects.patch_namespaced_custom_object(
+            await objects.patch_namespaced_custom_object(  # type: ignore[call-arg]
                 k.GROUP,
                 k.VERSION,
                 self.settings.namespace,
                 k.PLURAL,
                 job_id,
                 patch,
+                _content_type="application/merge-patch+json",
             )
         except ApiException as exc:
             if exc.status != 404:

@@ -30,6 +30,7 @@ from audiotext.storage import transcript_key
 log = logging.getLogger(__name__)
 RESOURCE = (k.GROUP, k.VERSION, k.PLURAL)
 RETRY_DELAY = 5
+MERGE_PATCH = "application/merge-patch+json"
 PROGRESS_INTERVAL = 2.0
 
 
@@ -152,13 +153,14 @@ async def job_changed(body: kopf.Body, type: str, memo: kopf.Memo, **_: Any) -> 
     await _copy_row(context, job_id, desired, observation)
     changes = status_changes(current, desired)
     if changes:
-        await context.objects.patch_namespaced_custom_object_status(
+        await context.objects.patch_namespaced_custom_object_status(  # type: ignore[call-arg]
             k.GROUP,
             k.VERSION,
             namespace,
             k.PLURAL,
             name,
             {"status": changes},
+            _content_type=MERGE_PATCH,
         )
     if current.get("phase") != observation.phase or current.get("attempts") != observation.attempts:
         post = kopf.warn if observation.phase == k.PHASE_FAILED else kopf.info

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 
 import kopf
@@ -47,8 +46,6 @@ async def preflight(settings: Settings) -> str | None:
 
 
 def run_operator(settings: Settings) -> int:
-    if settings.kubeconfig:
-        os.environ["KUBECONFIG"] = str(settings.kubeconfig)  # read by kopf's login
     problem = asyncio.run(preflight(settings))
     if problem is not None:
         print(f"audiotext operator: {problem}", file=sys.stderr)

@@ -1,0 +1,319 @@
+"""AudioText deployed against the test cluster as a platform team would run it.
+
+PostgreSQL, Redis and MinIO listen on loopback and on the address pods reach; the operator and
+the gateway run as processes with their own service accounts' tokens (never as admin); worker
+Jobs run the real worker image on runner-node-0.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+from support.cluster import Cluster
+from support.servers import MinioServer, PostgresServer, RedisServer
+
+ROOT = Path(__file__).resolve().parents[2]
+AUDIOTEXT = str(Path(sys.executable).parent / "audiotext")
+WORKER_IMAGE = "localhost/audiotext-worker:dev"
+RUNNER_SELECTOR = {"audiotext.io/runner": "true"}
+RUNNER_TOLERATION = {
+    "key": "audiotext.io/runner",
+    "operator": "Equal",
+    "value": "true",
+    "effect": "NoSchedule",
+}
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Servers:
+    postgres: PostgresServer
+    redis: RedisServer
+    minio: MinioServer
+
+    def close(self) -> None:
+        for server in (self.postgres, self.redis, self.minio):
+            server.close()
+
+
+def start_servers(host_ip: str) -> Servers:
+    hosts = ("127.0.0.1", host_ip)
+    servers = Servers(
+        PostgresServer(hosts=hosts), RedisServer(hosts=hosts), MinioServer(hosts=hosts)
+    )
+    for server in (servers.postgres, servers.redis, servers.minio):
+        server.start()
+    return servers
+
+
+def service_account_kubeconfig(cluster: Cluster, namespace: str, account: str, path: Path) -> Path:
+    """A kubeconfig that authenticates with a service account's token, nothing more."""
+    admin = yaml.safe_load(cluster.kubeconfig.read_text())
+    server = admin["clusters"][0]["cluster"]
+    token = cluster.run(
+        "create", "token", account, "-n", namespace, "--duration", "2h"
+    ).stdout.strip()
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "test", "cluster": server}],
+                "users": [{"name": account, "user": {"token": token}}],
+                "contexts": [
+                    {
+                        "name": account,
+                        "context": {"cluster": "test", "user": account, "namespace": namespace},
+                    }
+                ],
+                "current-context": account,
+            }
+        )
+    )
+    return path
+
+
+def rbac_manifests(namespace: str, suffix: str) -> list[dict[str, Any]]:
+    """The manifests of rbac/ for one namespace (cluster-scoped names made unique)."""
+    objects = []
+    for manifest in sorted((ROOT / "rbac").glob("*.yaml")):
+        for obj in yaml.safe_load_all(manifest.read_text()):
+            meta = obj["metadata"]
+            if "namespace" in meta:
+                meta["namespace"] = namespace
+            if obj["kind"] in ("ClusterRole", "ClusterRoleBinding"):
+                meta["name"] = f"{meta['name']}-{suffix}"
+            if obj["kind"] == "ClusterRoleBinding":
+                obj["roleRef"]["name"] = f"{obj['roleRef']['name']}-{suffix}"
+            for subject in obj.get("subjects", []):
+                subject["namespace"] = namespace
+            objects.append(obj)
+    return objects
+
+
+@dataclass
+class Deployment:
+    cluster: Cluster
+    servers: Servers
+    namespace: str
+    workdir: Path
+    bucket: str
+    gateway_url: str = ""
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    # --- configuration -------------------------------------------------------------------
+    def backend_env(self, host: str) -> dict[str, str]:
+        database = self.servers.postgres.url_for(host=host)
+        return {
+            "AUDIOTEXT_DATABASE_URL": database,
+            "AUDIOTEXT_REDIS_URL": self.servers.redis.url_for_host(host),
+            "AUDIOTEXT_STORAGE_URL": f"s3://{self.bucket}/jobs",
+            **self.servers.minio.env(host),
+        }
+
+    def process_env(self, **extra: str) -> dict[str, str]:
+        return {
+            **os.environ,
+            **self.backend_env("127.0.0.1"),
+            "AUDIOTEXT_DATA_DIR": str(self.workdir / "data"),
+            "AUDIOTEXT_NAMESPACE": self.namespace,
+            **extra,
+        }
+
+    def operator_env(self) -> dict[str, str]:
+        return self.process_env(
+            AUDIOTEXT_KUBECONFIG=str(self.workdir / "operator.kubeconfig"),
+            AUDIOTEXT_OPERATOR_NAMESPACES=json.dumps([self.namespace]),
+            AUDIOTEXT_OPERATOR_HEALTH_PORT="0",
+            AUDIOTEXT_WORKER_IMAGE=WORKER_IMAGE,
+            AUDIOTEXT_WORKER_DEVICE="cpu",
+            AUDIOTEXT_WORKER_NODE_SELECTOR=json.dumps(RUNNER_SELECTOR),
+            AUDIOTEXT_WORKER_TOLERATIONS=json.dumps([RUNNER_TOLERATION]),
+            AUDIOTEXT_WORKER_RESOURCES=json.dumps({"limits": {"memory": "1Gi"}}),
+        )
+
+    # --- processes -----------------------------------------------------------------------
+    def start_operator(self) -> None:
+        log = (self.workdir / "operator.log").open("ab")
+        self.processes["operator"] = subprocess.Popen(
+            [AUDIOTEXT, "operator"], env=self.operator_env(), stdout=log, stderr=log
+        )
+        time.sleep(1)
+        assert self.processes["operator"].poll() is None, self.log("operator")
+
+    def stop_operator(self, kill: bool = False) -> None:
+        process = self.processes.pop("operator")
+        if kill:
+            process.kill()
+        else:
+            process.terminate()
+        process.wait(timeout=30)
+
+    def start_gateway(self) -> None:
+        port = free_port()
+        env = self.process_env(
+            AUDIOTEXT_EXECUTOR="kubernetes",
+            AUDIOTEXT_WORKER_DEVICE="cpu",
+            AUDIOTEXT_KUBECONFIG=str(self.workdir / "gateway.kubeconfig"),
+            AUDIOTEXT_PORT=str(port),
+        )
+        log = (self.workdir / "gateway.log").open("ab")
+        self.processes["gateway"] = subprocess.Popen(
+            [AUDIOTEXT, "api"], env=env, stdout=log, stderr=log
+        )
+        self.gateway_url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            assert self.processes["gateway"].poll() is None, self.log("gateway")
+            try:
+                if httpx.get(f"{self.gateway_url}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.2)
+        raise AssertionError("gateway did not start")
+
+    def log(self, name: str) -> str:
+        path = self.workdir / f"{name}.log"
+        return path.read_text(errors="replace")[-4000:] if path.exists() else ""
+
+    def close(self) -> None:
+        for process in self.processes.values():
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        self.processes.clear()
+        self.cluster.run("delete", "namespace", self.namespace, "--wait=false", check=False)
+        self.cluster.run(
+            "delete",
+            "clusterrole,clusterrolebinding",
+            "-l",
+            f"audiotext.io/e2e={self.namespace}",
+            check=False,
+        )
+
+    # --- reading -------------------------------------------------------------------------
+    def resource(self, name: str) -> dict[str, Any]:
+        result: dict[str, Any] = self.cluster.json("get", "tj", name, "-n", self.namespace)
+        return result
+
+    def wait_phase(self, name: str, phases: set[str], timeout: float = 180) -> dict[str, Any]:
+        def reached() -> dict[str, Any] | None:
+            tj = self.resource(name)
+            return tj if tj.get("status", {}).get("phase") in phases else None
+
+        try:
+            result: dict[str, Any] = self.cluster.wait_for(f"{name} in {phases}", reached, timeout)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\noperator log:\n{self.log('operator')}") from None
+        return result
+
+    def jobs(self, name: str) -> list[dict[str, Any]]:
+        listing = self.cluster.json(
+            "get", "jobs", "-n", self.namespace, "-l", f"audiotext.io/transcriptionjob={name}"
+        )
+        return list(listing["items"])
+
+    def pods(self, name: str) -> list[dict[str, Any]]:
+        listing = self.cluster.json(
+            "get", "pods", "-n", self.namespace, "-l", f"audiotext.io/transcriptionjob={name}"
+        )
+        return list(listing["items"])
+
+    def upload(self, path: Path, content_type: str = "audio/flac") -> str:
+        """Put audio in the bucket as a client would (presigned PUT); returns its URL."""
+        data = path.read_bytes()
+        signed = httpx.post(
+            f"{self.gateway_url}/api/v1/audio/presigned-url",
+            json={"filename": path.name, "content_type": content_type, "size": len(data)},
+        ).json()
+        put = httpx.put(signed["upload_url"], content=data, headers=signed["headers"])
+        assert put.status_code == 200, put.text
+        return str(signed["url"])
+
+
+def deploy(cluster: Cluster, servers: Servers, workdir: Path) -> Iterator[Deployment]:
+    namespace = f"audiotext-e2e-{uuid.uuid4().hex[:6]}"
+    cluster.run("apply", "-f", str(ROOT / "crds" / "transcriptionjobs.audiotext.io.yaml"))
+    cluster.run("wait", "--for=condition=Established", "crd/transcriptionjobs.audiotext.io")
+    cluster.run("create", "namespace", namespace)
+    objects = rbac_manifests(namespace, namespace)
+    for obj in objects:
+        if obj["kind"] in ("ClusterRole", "ClusterRoleBinding"):
+            obj["metadata"].setdefault("labels", {})["audiotext.io/e2e"] = namespace
+    cluster.apply(objects)
+    deployment = Deployment(
+        cluster, servers, namespace, workdir, bucket=f"e2e-{uuid.uuid4().hex[:10]}"
+    )
+    # The worker pods' configuration: a Secret whose keys become their environment.
+    secret_env = deployment.backend_env(cluster.host_ip)
+    cluster.run(
+        "create",
+        "secret",
+        "generic",
+        "audiotext-worker",
+        "-n",
+        namespace,
+        *[f"--from-literal={key}={value}" for key, value in secret_env.items()],
+    )
+    service_account_kubeconfig(
+        cluster, namespace, "audiotext-operator", workdir / "operator.kubeconfig"
+    )
+    service_account_kubeconfig(
+        cluster, namespace, "audiotext-gateway", workdir / "gateway.kubeconfig"
+    )
+    subprocess.run(
+        [AUDIOTEXT, "migrate"], env=deployment.process_env(), check=True, capture_output=True
+    )
+    try:
+        deployment.start_operator()
+        deployment.start_gateway()
+        yield deployment
+    finally:
+        deployment.close()
+
+
+def ensure_worker_image(cluster: Cluster) -> None:
+    """Build the images if needed and make sure the node has the current worker image."""
+    if os.environ.get("AUDIOTEXT_E2E_PREBUILT") != "1":  # images built just before, by hand
+        _build_images()
+    imported = subprocess.run(["make", "cluster-images"], cwd=ROOT, capture_output=True, text=True)
+    assert imported.returncode == 0, (
+        f"import failed:\n{imported.stdout[-3000:]}\n{imported.stderr[-3000:]}"
+    )
+
+
+def _build_images() -> None:
+    built = subprocess.run(["make", "images"], cwd=ROOT, capture_output=True, text=True)
+    assert built.returncode == 0, (
+        f"make images failed:\n{built.stdout[-3000:]}\n{built.stderr[-3000:]}"
+    )
+
+
+def kubectl_columns(cluster: Cluster, namespace: str) -> dict[str, list[str]]:
+    """``kubectl get tj`` as a user sees it: header → values of the first row."""
+    out = cluster.run("get", "tj", "-n", namespace).stdout.strip().splitlines()
+    header = re.split(r"\s{2,}", out[0].strip())
+    rows = [re.split(r"\s{2,}", line.strip()) for line in out[1:]]
+    return {name: [row[i] for row in rows if i < len(row)] for i, name in enumerate(header)}
