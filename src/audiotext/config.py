@@ -157,6 +157,12 @@ class Settings(BaseSettings):
     worker_tolerations: list[dict[str, Any]] = Field(
         default_factory=list, description="Tolerations added to every worker pod."
     )
+    worker_cpu_node_selector: dict[str, str] = Field(
+        default_factory=dict, description="Node selector added to CPU worker pods only."
+    )
+    worker_cpu_tolerations: list[dict[str, Any]] = Field(
+        default_factory=list, description="Tolerations added to CPU worker pods only."
+    )
     worker_priority_class: str = Field("", description="priorityClassName of worker pods.")
     worker_runtime_class: str = Field(
         "", description="runtimeClassName of GPU worker pods (e.g. nvidia)."

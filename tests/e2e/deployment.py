@@ -147,8 +147,9 @@ class Deployment:
             AUDIOTEXT_OPERATOR_HEALTH_PORT="0",
             AUDIOTEXT_WORKER_IMAGE=WORKER_IMAGE,
             AUDIOTEXT_WORKER_DEVICE="cpu",
-            AUDIOTEXT_WORKER_NODE_SELECTOR=json.dumps(RUNNER_SELECTOR),
-            AUDIOTEXT_WORKER_TOLERATIONS=json.dumps([RUNNER_TOLERATION]),
+            # CPU workers run on the real node; GPU ones go to the (simulated) GPU node.
+            AUDIOTEXT_WORKER_CPU_NODE_SELECTOR=json.dumps(RUNNER_SELECTOR),
+            AUDIOTEXT_WORKER_CPU_TOLERATIONS=json.dumps([RUNNER_TOLERATION]),
             AUDIOTEXT_WORKER_RESOURCES=json.dumps({"limits": {"memory": "1Gi"}}),
         )
 

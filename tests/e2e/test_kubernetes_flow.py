@@ -61,3 +61,168 @@ async def test_presigned_upload_runs_as_a_job_on_the_real_node(
     assert columns["PROGRESS"][row] == "100"
     events = deployment.cluster.run("describe", "tj", job_id, "-n", deployment.namespace).stdout
     assert "JobCreated" in events and "Completed" in events
+
+
+def transcription_job(name: str, url: str, **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "audiotext.io/v1alpha1",
+        "kind": "TranscriptionJob",
+        "metadata": {"name": name},
+        "spec": {"audio": {"url": url}, **spec},
+    }
+
+
+RUNNER = {"device": "cpu"}
+
+
+async def submit(deployment: Deployment, path: Path) -> str:
+    url = deployment.upload(path)
+    async with httpx.AsyncClient(base_url=deployment.gateway_url, timeout=60) as client:
+        created = await client.post(
+            "/api/v1/job/transcribe", json={"filename": path.name, "url": url}
+        )
+    assert created.status_code == 202, created.text
+    return str(created.json()["id"])
+
+
+def job_row(deployment: Deployment, job_id: str) -> dict[str, Any]:
+    response = httpx.get(f"{deployment.gateway_url}/api/v1/job/status/{job_id}")
+    assert response.status_code == 200, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def test_kubectl_apply_is_a_first_class_client(deployment: Deployment, jfk: Path) -> None:
+    url = deployment.upload(jfk)
+    deployment.cluster.apply(transcription_job("from-kubectl", url, **RUNNER), deployment.namespace)
+    tj = deployment.wait_phase("from-kubectl", {"Succeeded", "Failed"})
+    assert tj["status"]["phase"] == "Succeeded", tj["status"]
+    job_id = tj["metadata"]["labels"]["audiotext.io/job-id"]
+    row = job_row(deployment, job_id)
+    assert row["status"] == "completed" and wer(JFK_TEXT, row["result_text"]) <= 0.1
+    # The spec cannot change once created.
+    patched = deployment.cluster.run(
+        "patch",
+        "tj",
+        "from-kubectl",
+        "-n",
+        deployment.namespace,
+        "--type=merge",
+        "-p",
+        '{"spec": {"model": "large-v3"}}',
+        check=False,
+    )
+    assert patched.returncode != 0 and "immutable" in patched.stderr
+
+
+def test_gpu_jobs_land_on_the_gpu_node_and_cpu_jobs_never_do(
+    deployment: Deployment, jfk: Path
+) -> None:
+    url = deployment.upload(jfk)
+    cluster, ns = deployment.cluster, deployment.namespace
+    cluster.apply(transcription_job("on-gpu", url, device="gpu", gpus=1), ns)
+    cluster.apply(transcription_job("on-cpu", url, device="cpu"), ns)
+
+    def scheduled(name: str) -> str | None:
+        pods = deployment.pods(name)
+        return pods[0]["spec"].get("nodeName") if pods else None
+
+    assert cluster.wait_for("gpu pod scheduled", lambda: scheduled("on-gpu")) == "gpu-node-0"
+    assert cluster.wait_for("cpu pod scheduled", lambda: scheduled("on-cpu")) == "runner-node-0"
+    gpu_job = deployment.jobs("on-gpu")[0]["spec"]["template"]["spec"]
+    assert gpu_job["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == "1"
+    assert gpu_job["nodeSelector"]["nvidia.com/gpu.present"] == "true"
+    cpu_job = deployment.jobs("on-cpu")[0]["spec"]["template"]["spec"]
+    assert "nvidia.com/gpu" not in cpu_job["containers"][0].get("resources", {}).get("limits", {})
+    assert "nvidia.com/gpu.present" not in cpu_job.get("nodeSelector", {})
+    # Deleting a resource garbage-collects its Job.
+    cluster.run("delete", "tj", "on-gpu", "on-cpu", "-n", ns)
+    cluster.wait_for(
+        "Jobs garbage-collected",
+        lambda: not deployment.jobs("on-gpu") and not deployment.jobs("on-cpu"),
+        timeout=60,
+    )
+
+
+async def test_not_audio_fails_at_once_without_retry(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    fake = tmp_path / "notes.flac"
+    fake.write_bytes(b"fLaC" + b"definitely not audio " * 200)
+    url = deployment.upload(fake)
+    deployment.cluster.apply(transcription_job("not-audio", url, **RUNNER), deployment.namespace)
+    tj = deployment.wait_phase("not-audio", {"Succeeded", "Failed"})
+    status = tj["status"]
+    assert status["phase"] == "Failed", status
+    assert status["attempts"] == 1
+    reasons = {c["type"]: c.get("reason") for c in status["conditions"]}
+    assert reasons["Failed"] == "BadInput"
+    assert "decod" in status["message"] or "audio" in status["message"]
+    row = job_row(deployment, tj["metadata"]["labels"]["audiotext.io/job-id"])
+    assert row["status"] == "failed" and row["attempts"] == 1
+
+
+async def test_killed_pod_is_retried_then_succeeds(
+    deployment: Deployment, long_speech: Path
+) -> None:
+    job_id = await submit(deployment, long_speech)
+    deployment.cluster.wait_for(
+        "the worker to make progress",
+        lambda: job_row(deployment, job_id)["progress"] > 0,
+        timeout=180,
+        interval=0.3,
+    )
+    pod = deployment.pods(job_id)[0]["metadata"]["name"]
+    deployment.cluster.run("delete", "pod", pod, "-n", deployment.namespace, "--wait=false")
+    tj = deployment.wait_phase(job_id, {"Succeeded", "Failed"}, timeout=300)
+    assert tj["status"]["phase"] == "Succeeded", tj["status"]
+    assert tj["status"]["attempts"] == 2
+    row = job_row(deployment, job_id)
+    assert row["status"] == "completed" and row["attempts"] == 2
+
+
+def test_deadline_exceeded_fails_with_the_reason(deployment: Deployment, long_speech: Path) -> None:
+    url = deployment.upload(long_speech)
+    deployment.cluster.apply(
+        transcription_job("too-slow", url, activeDeadlineSeconds=3, **RUNNER), deployment.namespace
+    )
+    tj = deployment.wait_phase("too-slow", {"Succeeded", "Failed"})
+    assert tj["status"]["phase"] == "Failed"
+    assert {c["type"]: c.get("reason") for c in tj["status"]["conditions"]}["Failed"] == (
+        "DeadlineExceeded"
+    )
+    assert "deadline" in tj["status"]["message"]
+    row = job_row(deployment, tj["metadata"]["labels"]["audiotext.io/job-id"])
+    assert row["status"] == "failed" and "deadline" in row["error_message"]
+
+
+async def test_operator_restart_mid_job_resumes_with_one_job(
+    deployment: Deployment, long_speech: Path
+) -> None:
+    job_id = await submit(deployment, long_speech)
+    deployment.wait_phase(job_id, {"Running"})
+    deployment.stop_operator(kill=True)
+    await asyncio.sleep(3)
+    deployment.start_operator()
+    tj = deployment.wait_phase(job_id, {"Succeeded", "Failed"}, timeout=300)
+    assert tj["status"]["phase"] == "Succeeded", tj["status"]
+    assert len(deployment.jobs(job_id)) == 1
+    assert job_row(deployment, job_id)["status"] == "completed"
+
+
+async def test_cancel_through_the_api_deletes_the_job(
+    deployment: Deployment, long_speech: Path
+) -> None:
+    job_id = await submit(deployment, long_speech)
+    deployment.wait_phase(job_id, {"Running"})
+    response = httpx.delete(f"{deployment.gateway_url}/api/v1/job/{job_id}")
+    assert response.status_code == 200 and response.json()["status"] == "cancelled"
+    tj = deployment.wait_phase(job_id, {"Cancelled"})
+    assert {c["type"]: c["status"] for c in tj["status"]["conditions"]}["Cancelled"] == "True"
+    deployment.cluster.wait_for(
+        "the Job and its pods to go",
+        lambda: not deployment.jobs(job_id) and not deployment.pods(job_id),
+        timeout=90,
+    )
+    await asyncio.sleep(2)
+    assert job_row(deployment, job_id)["status"] == "cancelled"

@@ -12,25 +12,32 @@ from audiotext.config import Settings
 from audiotext.services.jobs import JobService
 from audiotext.services.uploads import UploadService
 
+# The dependencies are ``async def`` although they never wait: FastAPI runs a plain ``def``
+# dependency in a worker thread, a thread hop on every request for an attribute lookup.
 
-def get_backends(connection: HTTPConnection) -> Backends:
+
+def _backends(connection: HTTPConnection) -> Backends:
     backends: Backends = connection.app.state.backends
     return backends
 
 
-def get_jobs(connection: HTTPConnection) -> JobService:
-    return get_backends(connection).jobs
+async def get_backends(connection: HTTPConnection) -> Backends:
+    return _backends(connection)
 
 
-def get_uploads(request: Request) -> UploadService:
-    return get_backends(request).uploads
+async def get_jobs(connection: HTTPConnection) -> JobService:
+    return _backends(connection).jobs
 
 
-def get_settings(connection: HTTPConnection) -> Settings:
-    return get_backends(connection).settings
+async def get_uploads(request: Request) -> UploadService:
+    return _backends(request).uploads
 
 
-def get_owner(connection: HTTPConnection) -> str | None:
+async def get_settings(connection: HTTPConnection) -> Settings:
+    return _backends(connection).settings
+
+
+async def get_owner(connection: HTTPConnection) -> str | None:
     """The tenant that owns what this request creates and may see (None: single tenant)."""
     owner: str | None = getattr(connection.state, "owner", None)
     return owner

@@ -31,6 +31,14 @@ class JobRepository:
             raise JobNotFound(job_id)
         return row
 
+    async def get_fields(self, job_id: str, *, owner: str | None = None) -> dict[str, Any]:
+        """One job's columns as a mapping: the read behind status requests (no ORM session)."""
+        table = TranscriptionJobRow.__table__
+        fields = await self.db.fetch_one(sa.select(table).where(table.c.id == job_id))
+        if fields is None or (owner is not None and fields["owner"] != owner):
+            raise JobNotFound(job_id)
+        return dict(fields)
+
     async def find(self, job_id: str) -> TranscriptionJobRow | None:
         async with self.db.session() as session:
             return await session.get(TranscriptionJobRow, job_id)

@@ -18,6 +18,10 @@ LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
 MANAGED_BY = "audiotext-operator"
 WORKER_COMPONENT = "worker"
 ANNOTATION_CANCEL = "audiotext.io/cancel"
+OPERATOR_ANNOTATION_DOMAIN = "operator.audiotext.io"  # the operator's own bookkeeping
+# Kopf's own bookkeeping annotations. Kopf ignores every annotation under its prefix when it
+# looks for changes, so it must not share ours: the cancel annotation would never be seen.
+KOPF_PREFIX = f"operator.{GROUP}"
 KUEUE_QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
 
 # GPU scheduling.

@@ -31,6 +31,8 @@ def node_selector(spec: Body, settings: Settings) -> dict[str, str]:
     selector = dict(settings.worker_node_selector)
     if gpu_requested(spec):
         selector[k.GPU_PRESENT_LABEL] = "true"
+    else:
+        selector.update(settings.worker_cpu_node_selector)
     selector.update(spec.get("nodeSelector") or {})
     return selector
 
@@ -46,6 +48,8 @@ def tolerations(spec: Body, settings: Settings) -> list[Body]:
                 "effect": "NoSchedule",
             }
         )
+    else:
+        result.extend(dict(t) for t in settings.worker_cpu_tolerations)
     for toleration in spec.get("tolerations") or []:
         if toleration not in result:
             result.append(dict(toleration))

@@ -43,9 +43,9 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     settings.watching.client_timeout = 330
     settings.networking.request_timeout = 30
     # Handler progress in annotations: the resource's status schema stays ours alone.
-    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=k.GROUP)
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=k.KOPF_PREFIX)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix=k.GROUP, key="last-handled-configuration"
+        prefix=k.KOPF_PREFIX, key="last-handled-configuration"
     )
     memo.context = await OperatorContext.open(memo.settings)
 
@@ -202,6 +202,8 @@ async def _copy_row(
     if row is None:
         return
     status["progress"] = 100 if observation.phase == k.PHASE_SUCCEEDED else row.progress
+    # Pods that were deleted (a disruption) are not counted by the Job; the worker counts runs.
+    status["attempts"] = max(observation.attempts, row.attempts)
     if row.language:
         status["language"] = row.language
     if row.audio_duration_seconds is not None:
@@ -216,12 +218,17 @@ async def _copy_row(
 
 async def _sync_database(context: OperatorContext, job_id: str, observation: Observation) -> None:
     """A Job that failed for good fails its row; the worker itself records success."""
-    if observation.phase != k.PHASE_FAILED:
+    if observation.phase not in (k.PHASE_FAILED, k.PHASE_SUCCEEDED):
         return
     try:
         row = await context.jobs.repo.get(job_id)
-        if not row.status.is_final:
+        if row.status.is_final:
+            return
+        if observation.phase == k.PHASE_FAILED:
             await context.jobs.fail(job_id, observation.message)
+        else:
+            # The pod ended well but no worker recorded a result: never leave it pending.
+            await context.jobs.fail(job_id, "the worker exited without recording a result")
     except (InvalidTransition, JobNotFound):
         return
     except AudioTextError as exc:
@@ -252,7 +259,8 @@ async def copy_progress(status: kopf.Status, patch: kopf.Patch, memo: kopf.Memo,
         patch.status["audioDurationSeconds"] = round(row.audio_duration_seconds, 3)
 
 
-@kopf.on.field(*RESOURCE, field=f"metadata.annotations.{k.ANNOTATION_CANCEL}")
+# A tuple: the annotation key has dots of its own.
+@kopf.on.field(*RESOURCE, field=("metadata", "annotations", k.ANNOTATION_CANCEL))
 async def cancel(
     body: kopf.Body,
     new: Any,

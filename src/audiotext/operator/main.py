@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 
 import kopf
@@ -51,6 +52,9 @@ def run_operator(settings: Settings) -> int:
         print(f"audiotext operator: {problem}", file=sys.stderr)
         return 1
     import audiotext.operator.handlers  # noqa: F401  (registers the handlers)
+
+    # Every handler run is logged at INFO by kopf; the progress timer would flood the log.
+    logging.getLogger("kopf.objects").setLevel(logging.WARNING)
 
     liveness = (
         f"http://0.0.0.0:{settings.operator_health_port}/healthz"

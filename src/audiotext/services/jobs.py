@@ -198,7 +198,7 @@ class JobService:
 
     # --- reading -------------------------------------------------------------------------
     async def get(self, job_id: str, *, owner: str | None = None) -> JobPublic:
-        return JobPublic.of(await self.repo.get(job_id, owner=owner))
+        return JobPublic.model_validate(await self.repo.get_fields(job_id, owner=owner))
 
     async def list(
         self, *, status: JobStatus | None, limit: int, offset: int, owner: str | None = None

@@ -1,0 +1,1 @@
+"""Shared pieces of the benchmarks: result tables, server processes, audio, load generation."""

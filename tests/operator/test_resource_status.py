@@ -1,0 +1,288 @@
+"""Pure status logic: a batch/v1 Job's state → the TranscriptionJob's phase and conditions.
+
+Every case is a Job status as the API server reports it; no cluster is needed.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from audiotext.kube import constants as k
+from audiotext.operator.status import (
+    Observation,
+    cancelled_status,
+    desired_status,
+    observe_job,
+    set_condition,
+    status_changes,
+)
+
+T0, T1, T2 = "2026-01-01T00:00:00Z", "2026-01-01T00:00:05Z", "2026-01-01T00:01:00Z"
+
+
+def job(suspend: bool = False, **status: Any) -> dict[str, Any]:
+    return {"spec": {"suspend": suspend}, "status": status}
+
+
+def condition(type_: str, reason: str = "", message: str = "") -> dict[str, Any]:
+    return {
+        "type": type_,
+        "status": "True",
+        "reason": reason,
+        "message": message,
+        "lastTransitionTime": T2,
+    }
+
+
+# --- set_condition -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("before", "status", "reason", "message", "changed", "transition"),
+    [
+        ([], True, "Started", "", True, T1),  # a new condition
+        ([("True", "Started", "")], True, "Started", "", False, T0),  # the same again
+        ([("True", "Started", "")], True, "Retrying", "", True, T0),  # reason only: no flip
+        ([("True", "Started", "")], True, "Started", "attempt 2", True, T0),
+        ([("True", "Started", "")], False, "Completed", "", True, T1),  # a flip moves the time
+    ],
+)
+def test_set_condition_says_whether_it_changed_anything(
+    before: list[tuple[str, str, str]],
+    status: bool,
+    reason: str,
+    message: str,
+    changed: bool,
+    transition: str,
+) -> None:
+    conditions: list[dict[str, Any]] = [
+        {"type": "Running", "status": s, "reason": r, "message": m, "lastTransitionTime": T0}
+        for s, r, m in before
+    ]
+    assert set_condition(conditions, "Running", status, reason, message, T1) is changed
+    assert len(conditions) == 1
+    (only,) = conditions
+    assert only["status"] == ("True" if status else "False")
+    assert (only["reason"], only["message"]) == (reason, message)
+    assert only["lastTransitionTime"] == transition
+
+
+def test_set_condition_leaves_other_types_alone() -> None:
+    conditions = [{"type": "JobCreated", "status": "True", "reason": "JobCreated"}]
+    assert set_condition(conditions, "Running", True, "Started", "", T1)
+    assert [c["type"] for c in conditions] == ["JobCreated", "Running"]
+    assert conditions[0] == {"type": "JobCreated", "status": "True", "reason": "JobCreated"}
+
+
+# --- observe_job ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "message", "phase", "reason", "attempts"),
+    [
+        (job(), None, k.PHASE_PENDING, k.REASON_JOB_CREATED, 0),
+        (job(suspend=True), None, k.PHASE_QUEUED, k.REASON_QUEUED, 0),
+        (job(active=1, startTime=T0), None, k.PHASE_RUNNING, k.REASON_STARTED, 1),
+        (job(active=1, failed=1, startTime=T0), None, k.PHASE_RUNNING, k.REASON_RETRYING, 2),
+        (job(failed=1, startTime=T0), None, k.PHASE_PENDING, k.REASON_RETRYING, 1),
+        (
+            job(succeeded=1, conditions=[condition("Complete")], completionTime=T2),
+            None,
+            k.PHASE_SUCCEEDED,
+            k.REASON_COMPLETED,
+            1,
+        ),
+        (  # Kubernetes 1.31+ says SuccessCriteriaMet before Complete
+            job(succeeded=1, conditions=[condition("SuccessCriteriaMet")]),
+            None,
+            k.PHASE_SUCCEEDED,
+            k.REASON_COMPLETED,
+            1,
+        ),
+        (
+            job(failed=2, succeeded=1, conditions=[condition("Complete")]),
+            None,
+            k.PHASE_SUCCEEDED,
+            k.REASON_COMPLETED,
+            3,
+        ),
+        (
+            job(failed=1, conditions=[condition("Failed", "PodFailurePolicy", "exit 2")]),
+            "not audio: cannot decode",
+            k.PHASE_FAILED,
+            k.REASON_BAD_INPUT,
+            1,
+        ),
+        (  # FailureTarget comes first, while the last pods are still stopping
+            job(failed=1, conditions=[condition("FailureTarget", "PodFailurePolicy")]),
+            None,
+            k.PHASE_FAILED,
+            k.REASON_BAD_INPUT,
+            1,
+        ),
+        (
+            job(failed=3, conditions=[condition("Failed", "BackoffLimitExceeded", "limit")]),
+            "the engine failed",
+            k.PHASE_FAILED,
+            k.REASON_BACKOFF_LIMIT,
+            3,
+        ),
+        (
+            job(
+                active=0,
+                failed=1,
+                conditions=[condition("Failed", "DeadlineExceeded", "Job was active longer")],
+            ),
+            None,
+            k.PHASE_FAILED,
+            k.REASON_DEADLINE,
+            1,
+        ),
+        (  # a suspended Job that already failed is failed, not queued
+            job(suspend=True, conditions=[condition("Failed", "BackoffLimitExceeded")]),
+            None,
+            k.PHASE_FAILED,
+            k.REASON_BACKOFF_LIMIT,
+            1,
+        ),
+    ],
+)
+def test_a_jobs_state_maps_to_a_phase(
+    body: dict[str, Any], message: str | None, phase: str, reason: str, attempts: int
+) -> None:
+    observation = observe_job(body, message)
+    assert (observation.phase, observation.reason, observation.attempts) == (
+        phase,
+        reason,
+        attempts,
+    )
+    assert observation.final is (phase in k.FINAL_PHASES)
+
+
+@pytest.mark.parametrize(
+    ("failure", "termination", "expected"),
+    [
+        (condition("Failed", "PodFailurePolicy", "container exit 2"), "cannot decode\n", "decode"),
+        (condition("Failed", "PodFailurePolicy", "container exit 2"), None, "container exit 2"),
+        (condition("Failed", "BackoffLimitExceeded", ""), "  ", "BackoffLimitExceeded"),
+        (condition("Failed", "DeadlineExceeded", "active too long"), "killed", "deadline"),
+    ],
+)
+def test_a_failure_explains_itself(
+    failure: dict[str, Any], termination: str | None, expected: str
+) -> None:
+    observation = observe_job(job(failed=1, conditions=[failure]), termination)
+    assert expected in observation.message
+    assert observation.message == observation.message.strip()
+    assert observation.completion_time == T2  # from the condition when the Job has none
+
+
+# --- desired_status and status_changes -----------------------------------------------------
+
+
+def test_a_running_job_sets_phase_attempts_start_and_conditions() -> None:
+    current = {"phase": "Pending", "jobId": "j", "jobName": "j-worker", "progress": 0}
+    before = copy.deepcopy(current)
+    desired = desired_status(current, observe_job(job(active=1, startTime=T0)), T1)
+    assert current == before  # pure: the input is untouched
+    assert desired["phase"] == k.PHASE_RUNNING
+    assert (desired["attempts"], desired["startTime"], desired["jobId"]) == (1, T0, "j")
+    types = {c["type"]: c["status"] for c in desired["conditions"]}
+    assert types == {k.CONDITION_JOB_CREATED: "True", k.CONDITION_RUNNING: "True"}
+
+
+def test_the_first_start_time_is_kept_across_retries() -> None:
+    first = desired_status({}, observe_job(job(active=1, startTime=T0)), T1)
+    second = desired_status(first, observe_job(job(active=1, failed=1, startTime=T2)), T2)
+    assert second["startTime"] == T0
+    assert second["attempts"] == 2
+
+
+@pytest.mark.parametrize(
+    ("body", "condition_type", "phase"),
+    [
+        (
+            job(succeeded=1, completionTime=T2, conditions=[condition("Complete")]),
+            k.CONDITION_SUCCEEDED,
+            k.PHASE_SUCCEEDED,
+        ),
+        (
+            job(failed=1, conditions=[condition("Failed", "DeadlineExceeded")]),
+            k.CONDITION_FAILED,
+            k.PHASE_FAILED,
+        ),
+    ],
+)
+def test_a_final_state_stops_running_and_records_completion(
+    body: dict[str, Any], condition_type: str, phase: str
+) -> None:
+    running = desired_status({}, observe_job(job(active=1, startTime=T0)), T1)
+    final = desired_status(running, observe_job(body), T2)
+    conditions = {c["type"]: c for c in final["conditions"]}
+    assert final["phase"] == phase
+    assert final["completionTime"] == T2
+    assert conditions[k.CONDITION_RUNNING]["status"] == "False"
+    assert conditions[k.CONDITION_RUNNING]["lastTransitionTime"] == T2
+    assert conditions[condition_type]["status"] == "True"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        job(),
+        job(suspend=True),
+        job(active=1, startTime=T0),
+        job(active=1, failed=1, startTime=T0),
+        job(succeeded=1, completionTime=T2, conditions=[condition("Complete")]),
+        job(failed=1, conditions=[condition("Failed", "PodFailurePolicy", "exit 2")]),
+    ],
+)
+def test_observing_the_same_state_twice_patches_nothing(body: dict[str, Any]) -> None:
+    """Kopf replays events; a replay must not write the status (or post an Event) again."""
+    once = desired_status({"jobId": "j"}, observe_job(body, "said"), T1)
+    assert status_changes({"jobId": "j"}, once)
+    twice = desired_status(once, observe_job(body, "said"), T2)
+    assert status_changes(once, twice) == {}
+
+
+@pytest.mark.parametrize(
+    ("current", "desired", "changes"),
+    [
+        ({}, {}, {}),
+        ({"phase": "Running"}, {"phase": "Running"}, {}),
+        ({"phase": "Pending"}, {"phase": "Running"}, {"phase": "Running"}),
+        (
+            {"phase": "Running", "progress": 5},
+            {"phase": "Running", "progress": 40},
+            {"progress": 40},
+        ),
+        ({"a": 1}, {"a": 1, "b": 2}, {"b": 2}),
+    ],
+)
+def test_status_changes_holds_only_what_differs(
+    current: dict[str, Any], desired: dict[str, Any], changes: dict[str, Any]
+) -> None:
+    assert status_changes(current, desired) == changes
+
+
+# --- cancellation ------------------------------------------------------------------------
+
+
+def test_cancelling_sets_the_phase_and_the_conditions() -> None:
+    running = desired_status({"jobId": "j"}, observe_job(job(active=1, startTime=T0)), T1)
+    cancelled = cancelled_status(running, T2)
+    conditions = {c["type"]: c for c in cancelled["conditions"]}
+    assert cancelled["phase"] == k.PHASE_CANCELLED
+    assert cancelled["completionTime"] == T2
+    assert conditions[k.CONDITION_CANCELLED]["status"] == "True"
+    assert conditions[k.CONDITION_RUNNING]["status"] == "False"
+    assert running["phase"] == k.PHASE_RUNNING  # pure
+    assert status_changes(cancelled, cancelled_status(cancelled, T2)) == {}
+
+
+def test_an_observation_is_final_only_in_a_final_phase() -> None:
+    assert Observation(k.PHASE_CANCELLED, k.REASON_CANCELLED, "", 1).final
+    assert not Observation(k.PHASE_QUEUED, k.REASON_QUEUED, "", 0).final
