@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -25,3 +28,18 @@ def deployment(
 ) -> Iterator[Deployment]:
     ensure_worker_image(k8s_cluster)
     yield from deploy(k8s_cluster, e2e_servers, tmp_path_factory.mktemp("e2e"))
+
+
+@pytest.fixture(scope="session")
+def very_long_speech(long_speech: Path) -> Path:
+    """About seven minutes of speech (7 MB): a job still running when the test acts on it.
+
+    tiny.en transcribes the one-minute file in a few seconds on the runner node, too fast to
+    be cancelled or to outlive an operator restart reliably.
+    """
+    target = long_speech.with_name("very-long-speech.flac")
+    if not target.exists():
+        sox = shutil.which("sox")
+        assert sox, "sox is needed for the long test audio"
+        subprocess.run([sox, str(long_speech), str(target), "repeat", "5"], check=True)
+    return target

@@ -198,6 +198,11 @@ class Deployment:
         return path.read_text(errors="replace")[-4000:] if path.exists() else ""
 
     def close(self) -> None:
+        # While the operator still runs: it removes the finalizers of unfinished resources
+        # (kopf keeps one while its progress timer may run), so the namespace can go.
+        self.cluster.run(
+            "delete", "tj", "--all", "-n", self.namespace, "--timeout=60s", check=False
+        )
         for process in self.processes.values():
             process.terminate()
             try:

@@ -197,9 +197,9 @@ def test_deadline_exceeded_fails_with_the_reason(deployment: Deployment, long_sp
 
 
 async def test_operator_restart_mid_job_resumes_with_one_job(
-    deployment: Deployment, long_speech: Path
+    deployment: Deployment, very_long_speech: Path
 ) -> None:
-    job_id = await submit(deployment, long_speech)
+    job_id = await submit(deployment, very_long_speech)
     deployment.wait_phase(job_id, {"Running"})
     deployment.stop_operator(kill=True)
     await asyncio.sleep(3)
@@ -211,9 +211,9 @@ async def test_operator_restart_mid_job_resumes_with_one_job(
 
 
 async def test_cancel_through_the_api_deletes_the_job(
-    deployment: Deployment, long_speech: Path
+    deployment: Deployment, very_long_speech: Path
 ) -> None:
-    job_id = await submit(deployment, long_speech)
+    job_id = await submit(deployment, very_long_speech)
     deployment.wait_phase(job_id, {"Running"})
     response = httpx.delete(f"{deployment.gateway_url}/api/v1/job/{job_id}")
     assert response.status_code == 200 and response.json()["status"] == "cancelled"

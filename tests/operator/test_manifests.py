@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import kopf
 import pytest
 import yaml
 
@@ -215,3 +216,30 @@ def test_no_rule_uses_wildcards() -> None:
         for rule in rules(file, kind):
             for key in ("apiGroups", "resources", "verbs"):
                 assert "*" not in rule[key], (file, rule)
+
+
+# --- kopf's bookkeeping ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("prefix", "seen"),
+    [
+        (k.KOPF_PREFIX, True),
+        (k.GROUP, False),  # why kopf has a prefix of its own: ours would hide the cancel request
+    ],
+)
+def test_kopf_sees_the_cancel_annotation_only_under_a_prefix_of_its_own(
+    prefix: str, seen: bool
+) -> None:
+    storage = kopf.AnnotationsDiffBaseStorage(prefix=prefix, key="last-handled-configuration")
+    body = kopf.Body(
+        {
+            "metadata": {
+                "name": "my-talk",
+                "annotations": {f"{prefix}/kopf-managed": "yes", k.ANNOTATION_CANCEL: "true"},
+            },
+            "spec": {"audio": {"url": "s3://bucket/talk.flac"}},
+        }
+    )
+    annotations = storage.build(body=body).get("metadata", {}).get("annotations", {})
+    assert (k.ANNOTATION_CANCEL in annotations) is seen
