@@ -21,7 +21,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from benchkit.processes import JFK, Gateway, gateway, servers_module
+from benchkit.processes import JFK, gateway, servers_module
 from benchkit.report import Row, fmt, print_table
 
 BENCH = Path(__file__).resolve().parent
@@ -34,13 +34,19 @@ def load(port: int, path: str, args: argparse.Namespace) -> dict[str, Any]:
         [
             sys.executable,
             str(BENCH / "benchkit" / "load.py"),
-            "--port", str(port),
-            "--path", path,
-            "--connections", str(args.connections),
-            "--duration", str(args.duration),
-            "--max-requests", str(args.max_requests),
-            "--warmup", str(args.warmup),
-        ],  # fmt: skip
+            "--port",
+            str(port),
+            "--path",
+            path,
+            "--connections",
+            str(args.connections),
+            "--duration",
+            str(args.duration),
+            "--max-requests",
+            str(args.max_requests),
+            "--warmup",
+            str(args.warmup),
+        ],
         capture_output=True,
         text=True,
         check=True,
@@ -55,7 +61,7 @@ def multipart_job(url: str) -> str:
     boundary = uuid.uuid4().hex
     body = (
         (
-            f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
             f'filename="jfk.flac"\r\nContent-Type: audio/flac\r\n\r\n'
         ).encode()
         + JFK.read_bytes()
@@ -142,14 +148,14 @@ def main() -> int:
         ]  # fmt: skip
         with gateway(root / "bare", argv=bare_argv) as bare_server:
             bare = load(bare_server.port, "/api/v1/job/status/x", args)
-        results.append(
-            ("SQLite", measure_gateway("SQLite", root / "sqlite", {}, args))
-        )
+        results.append(("SQLite", measure_gateway("SQLite", root / "sqlite", {}, args)))
         if args.postgres:
             servers: Any = servers_module()
             with servers.PostgresServer() as pg:
                 env = {"AUDIOTEXT_DATABASE_URL": pg.url}
-                results.append(("PostgreSQL", measure_gateway("PostgreSQL", root / "pg", env, args)))
+                results.append(
+                    ("PostgreSQL", measure_gateway("PostgreSQL", root / "pg", env, args))
+                )
 
     rows: list[Row] = []
     for name, result in results:
@@ -159,8 +165,8 @@ def main() -> int:
         rows,
         [
             f"Load: {args.connections} keep-alive connections from a separate process, "
-            f"{args.duration:.0f} s after {args.warmup:.0f} s of warm-up. Baseline: a bare ASGI app "
-            "on the same uvicorn (httptools, uvloop) answering a job-sized JSON body.",
+            f"{args.duration:.0f} s after {args.warmup:.0f} s of warm-up. Baseline: a bare ASGI "
+            "app on the same uvicorn (httptools, uvloop) answering a job-sized JSON body.",
         ],
     )
     return 0

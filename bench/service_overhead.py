@@ -22,14 +22,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from benchkit import audio
+from benchkit.report import Row, fmt, print_table
 
 from audiotext.api.app import create_app
 from audiotext.config import Settings
 from audiotext.db.migrate import upgrade
 from audiotext.engine.faster_whisper import bundled_model_path
 from audiotext.services.jobs import wait_for_final
-from benchkit import audio
-from benchkit.report import Row, fmt, print_table
 
 THREADS = 2
 TARGET_OVERHEAD = 1.10
@@ -138,7 +138,7 @@ async def measure(args: argparse.Namespace, tmp: Path) -> tuple[list[Row], list[
                 raw_t, svc_t = await timed(file, 1)
                 rows.append(
                     Row(
-                        f"{minutes} min speech: × real time (audio s ÷ wall s)",
+                        f"{minutes} min speech: x real time (audio s ÷ wall s)",
                         fmt(seconds / raw_t, 1),
                         fmt(seconds / svc_t, 1),
                         fmt(svc_t / raw_t),
@@ -159,7 +159,7 @@ async def measure(args: argparse.Namespace, tmp: Path) -> tuple[list[Row], list[
                 queued = time.perf_counter() - start
                 rows.append(
                     Row(
-                        f"{args.queued} × {file.name}: total wall s, queued vs back to back",
+                        f"{args.queued} x {file.name}: total wall s, queued vs back to back",
                         fmt(back_to_back),
                         fmt(queued),
                         fmt(queued / back_to_back),

@@ -63,7 +63,9 @@ def print_table(title: str, rows: list[Row], notes: list[str] | None = None) -> 
     print("| " + " | ".join(header) + " |")
     print("| " + " | ".join("---" for _ in header) + " |")
     for r in rows:
-        print(f"| {r.metric} | {r.baseline} | {r.measured} | {r.ratio} | {r.target} | {r.verdict} |")
+        print(
+            f"| {r.metric} | {r.baseline} | {r.measured} | {r.ratio} | {r.target} | {r.verdict} |"
+        )
     for note in notes or []:
         print(f"\n{note}")
     print(flush=True)
