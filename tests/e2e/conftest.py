@@ -32,10 +32,10 @@ def deployment(
 
 @pytest.fixture(scope="session")
 def very_long_speech(long_speech: Path) -> Path:
-    """About seven minutes of speech (7 MB): a job still running when the test acts on it.
+    """About seven minutes of speech (7 MB): a job surely still running when it is cancelled.
 
-    tiny.en transcribes the one-minute file in a few seconds on the runner node, too fast to
-    be cancelled or to outlive an operator restart reliably.
+    The worker can finish the one-minute file within seconds of its pod starting, before a
+    cancel request reaches the operator.
     """
     target = long_speech.with_name("very-long-speech.flac")
     if not target.exists():

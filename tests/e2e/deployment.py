@@ -170,28 +170,36 @@ class Deployment:
             process.terminate()
         process.wait(timeout=30)
 
-    def start_gateway(self) -> None:
+    def start_gateway(self, name: str = "gateway", **env: str) -> str:
+        """Start a gateway process (``env`` overrides its settings); returns its URL."""
         port = free_port()
-        env = self.process_env(
+        environment = self.process_env(
             AUDIOTEXT_EXECUTOR="kubernetes",
             AUDIOTEXT_WORKER_DEVICE="cpu",
             AUDIOTEXT_KUBECONFIG=str(self.workdir / "gateway.kubeconfig"),
             AUDIOTEXT_PORT=str(port),
+            **env,
         )
-        log = (self.workdir / "gateway.log").open("ab")
-        self.processes["gateway"] = subprocess.Popen(
-            [AUDIOTEXT, "api"], env=env, stdout=log, stderr=log
-        )
-        self.gateway_url = f"http://127.0.0.1:{port}"
+        log = (self.workdir / f"{name}.log").open("ab")
+        process = subprocess.Popen([AUDIOTEXT, "api"], env=environment, stdout=log, stderr=log)
+        self.processes[name] = process
+        url = f"http://127.0.0.1:{port}"
+        if name == "gateway":
+            self.gateway_url = url
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            assert self.processes["gateway"].poll() is None, self.log("gateway")
+            assert process.poll() is None, self.log(name)
             try:
-                if httpx.get(f"{self.gateway_url}/healthz", timeout=1).status_code == 200:
-                    return
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    return url
             except httpx.TransportError:
                 time.sleep(0.2)
-        raise AssertionError("gateway did not start")
+        raise AssertionError(f"{name} did not start")
+
+    def stop(self, name: str) -> None:
+        process = self.processes.pop(name)
+        process.terminate()
+        process.wait(timeout=30)
 
     def log(self, name: str) -> str:
         path = self.workdir / f"{name}.log"
@@ -264,6 +272,8 @@ def deploy(cluster: Cluster, servers: Servers, workdir: Path) -> Iterator[Deploy
     cluster.run("apply", "-f", str(ROOT / "crds" / "transcriptionjobs.audiotext.io.yaml"))
     cluster.run("wait", "--for=condition=Established", "crd/transcriptionjobs.audiotext.io")
     cluster.run("create", "namespace", namespace)
+    # The API server itself refuses worker pods that break the restricted Pod Security Standard.
+    cluster.run("label", "namespace", namespace, "pod-security.kubernetes.io/enforce=restricted")
     objects = rbac_manifests(namespace, namespace)
     for obj in objects:
         if obj["kind"] in ("ClusterRole", "ClusterRoleBinding"):

@@ -197,9 +197,9 @@ def test_deadline_exceeded_fails_with_the_reason(deployment: Deployment, long_sp
 
 
 async def test_operator_restart_mid_job_resumes_with_one_job(
-    deployment: Deployment, very_long_speech: Path
+    deployment: Deployment, long_speech: Path
 ) -> None:
-    job_id = await submit(deployment, very_long_speech)
+    job_id = await submit(deployment, long_speech)
     deployment.wait_phase(job_id, {"Running"})
     deployment.stop_operator(kill=True)
     await asyncio.sleep(3)
@@ -226,3 +226,43 @@ async def test_cancel_through_the_api_deletes_the_job(
     )
     await asyncio.sleep(2)
     assert job_row(deployment, job_id)["status"] == "cancelled"
+
+
+def test_a_queued_job_waits_suspended_for_kueue(deployment: Deployment, jfk: Path) -> None:
+    url = deployment.upload(jfk)
+    ns = deployment.namespace
+    deployment.cluster.apply(transcription_job("queued", url, queueName="team-a", **RUNNER), ns)
+    tj = deployment.wait_phase("queued", {"Queued"}, timeout=60)
+    job = deployment.jobs("queued")[0]
+    assert job["spec"]["suspend"] is True
+    assert job["metadata"]["labels"]["kueue.x-k8s.io/queue-name"] == "team-a"
+    assert not deployment.pods("queued")  # nothing runs until Kueue admits it
+    assert tj["status"]["progress"] == 0
+    deployment.cluster.run("delete", "tj", "queued", "-n", ns)
+
+
+async def test_a_resource_that_cannot_be_created_fails_the_row_with_503(
+    deployment: Deployment, jfk: Path
+) -> None:
+    """The gateway's service account may not write resources in kube-public: 403 → 503."""
+    url = deployment.upload(jfk)
+    elsewhere = deployment.start_gateway("gateway-elsewhere", AUDIOTEXT_NAMESPACE="kube-public")
+    try:
+        async with httpx.AsyncClient(base_url=elsewhere, timeout=60) as client:
+            response = await client.post(
+                "/api/v1/job/transcribe", json={"filename": "jfk.flac", "url": url}
+            )
+    finally:
+        deployment.stop("gateway-elsewhere")
+    assert response.status_code == 503, response.text
+    listed = httpx.get(f"{deployment.gateway_url}/api/v1/job/read?status=failed").json()
+    failed = [
+        job for job in listed["items"] if "could not be scheduled" in (job["error_message"] or "")
+    ]
+    assert len(failed) == 1, failed
+    assert "403" in failed[0]["error_message"]
+    # No orphan: no resource anywhere carries that job's id.
+    listing = deployment.cluster.json(
+        "get", "tj", "-A", "-l", f"audiotext.io/job-id={failed[0]['id']}"
+    )
+    assert listing["items"] == []

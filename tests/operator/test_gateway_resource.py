@@ -4,6 +4,9 @@ when no cluster can be reached (the operator exits non-zero, the gateway answers
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -139,3 +142,19 @@ async def test_the_gateway_without_credentials_is_unavailable(tmp_path: Path) ->
     with pytest.raises(BackendUnavailable, match="cluster unavailable"):
         await executor.submit(job())
     await executor.close()
+
+
+def test_audiotext_operator_exits_non_zero_without_a_cluster(tmp_path: Path) -> None:
+    """The command itself, as a Deployment or a user runs it."""
+    program = Path(sys.executable).parent / "audiotext"
+    env = {
+        **os.environ,
+        "AUDIOTEXT_KUBECONFIG": str(tmp_path / "missing"),
+        "AUDIOTEXT_DATA_DIR": str(tmp_path / "data"),
+    }
+    done = subprocess.run(
+        [str(program), "operator"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 1
+    assert "audiotext operator: cannot reach a cluster" in done.stderr
+    assert "Traceback" not in done.stderr

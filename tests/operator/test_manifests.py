@@ -7,6 +7,7 @@ service account may do what its code does and nothing more.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CRD = ROOT / "crds" / "transcriptionjobs.audiotext.io.yaml"
 
 
+@functools.cache
 def crd() -> dict[str, Any]:
     result: dict[str, Any] = yaml.safe_load(CRD.read_text())
     return result

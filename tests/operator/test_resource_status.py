@@ -17,6 +17,7 @@ from audiotext.operator.status import (
     desired_status,
     observe_job,
     set_condition,
+    settle_with_row,
     status_changes,
 )
 
@@ -266,6 +267,41 @@ def test_status_changes_holds_only_what_differs(
     current: dict[str, Any], desired: dict[str, Any], changes: dict[str, Any]
 ) -> None:
     assert status_changes(current, desired) == changes
+
+
+# --- the database row ------------------------------------------------------------------------
+
+SUCCEEDED = Observation(k.PHASE_SUCCEEDED, k.REASON_COMPLETED, "transcribed", 1, T0, T2)
+RUNNING = Observation(k.PHASE_RUNNING, k.REASON_STARTED, "attempt 1 running", 1, T0)
+
+
+@pytest.mark.parametrize(
+    ("observation", "row_status", "row_error", "phase", "reason", "message"),
+    [
+        (SUCCEEDED, "completed", None, k.PHASE_SUCCEEDED, k.REASON_COMPLETED, "transcribed"),
+        (SUCCEEDED, None, None, k.PHASE_SUCCEEDED, k.REASON_COMPLETED, "transcribed"),
+        (SUCCEEDED, "cancelled", None, k.PHASE_SUCCEEDED, k.REASON_COMPLETED, "transcribed"),
+        # A pod that exited 0 without running the worker (a simulated node, a wrong image).
+        (SUCCEEDED, "pending", None, k.PHASE_FAILED, k.REASON_NO_RESULT, "without recording"),
+        (SUCCEEDED, "processing", None, k.PHASE_FAILED, k.REASON_NO_RESULT, "without recording"),
+        (SUCCEEDED, "failed", "engine crashed", k.PHASE_FAILED, k.REASON_NO_RESULT, "engine"),
+        # Only a completed Job is checked: a running one has no result yet.
+        (RUNNING, "processing", None, k.PHASE_RUNNING, k.REASON_STARTED, "attempt 1"),
+    ],
+)
+def test_a_completed_job_succeeds_only_with_the_workers_result(
+    observation: Observation,
+    row_status: str | None,
+    row_error: str | None,
+    phase: str,
+    reason: str,
+    message: str,
+) -> None:
+    settled = settle_with_row(observation, row_status, row_error)
+    assert (settled.phase, settled.reason) == (phase, reason)
+    assert message in settled.message
+    assert (settled.attempts, settled.start_time) == (observation.attempts, observation.start_time)
+    assert settled.completion_time == observation.completion_time
 
 
 # --- cancellation ------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from audiotext.operator.status import (
     desired_status,
     now_iso,
     observe_job,
+    settle_with_row,
     status_changes,
 )
 from audiotext.services.jobs import JobRequest
@@ -117,8 +118,11 @@ async def reconcile(
             raise kopf.TemporaryError(f"Job not created: {exc.status}", delay=RETRY_DELAY) from exc
     except (ClientError, OSError) as exc:
         raise kopf.TemporaryError(f"API unavailable: {exc}", delay=RETRY_DELAY) from exc
-    patch.status["jobId"] = job_id
-    patch.status["jobName"] = job["metadata"]["name"]
+    # Patched only when they differ: a resumed resource usually has them already.
+    if status.get("jobId") != job_id:
+        patch.status["jobId"] = job_id
+    if status.get("jobName") != job["metadata"]["name"]:
+        patch.status["jobName"] = job["metadata"]["name"]
     if not status.get("phase"):
         patch.status["phase"] = k.PHASE_QUEUED if job["spec"]["suspend"] else k.PHASE_PENDING
         patch.status["progress"] = 0
@@ -148,7 +152,7 @@ async def job_changed(body: kopf.Body, type: str, memo: kopf.Memo, **_: Any) -> 
     if current.get("phase") in k.FINAL_PHASES:
         return
     message = await _termination_message(context, namespace, body) if _failed(body) else None
-    observation = observe_job(dict(body), message)
+    observation = await _settle(context, job_id, observe_job(dict(body), message))
     desired = desired_status(current, observation, now_iso())
     await _copy_row(context, job_id, desired, observation)
     changes = status_changes(current, desired)
@@ -166,6 +170,19 @@ async def job_changed(body: kopf.Body, type: str, memo: kopf.Memo, **_: Any) -> 
         post = kopf.warn if observation.phase == k.PHASE_FAILED else kopf.info
         post(resource, reason=observation.reason, message=observation.message)
     await _sync_database(context, job_id, observation)
+
+
+async def _settle(context: OperatorContext, job_id: str, observation: Observation) -> Observation:
+    """Only a completed Job is checked against the row: the worker records its own success."""
+    if observation.phase != k.PHASE_SUCCEEDED:
+        return observation
+    try:
+        row = await context.jobs.repo.find(job_id)
+    except AudioTextError as exc:
+        raise kopf.TemporaryError(f"database: {exc.message}", delay=RETRY_DELAY) from exc
+    if row is None:
+        return observation
+    return settle_with_row(observation, str(row.status), row.error_message)
 
 
 def _failed(job: kopf.Body) -> bool:
@@ -217,18 +234,17 @@ async def _copy_row(
 
 
 async def _sync_database(context: OperatorContext, job_id: str, observation: Observation) -> None:
-    """A Job that failed for good fails its row; the worker itself records success."""
-    if observation.phase not in (k.PHASE_FAILED, k.PHASE_SUCCEEDED):
+    """A Job that failed for good fails its row; the worker itself records success.
+
+    A Job that completed without the worker's result is failed too (see ``settle_with_row``),
+    so no row is left pending.
+    """
+    if observation.phase != k.PHASE_FAILED:
         return
     try:
         row = await context.jobs.repo.get(job_id)
-        if row.status.is_final:
-            return
-        if observation.phase == k.PHASE_FAILED:
+        if not row.status.is_final:
             await context.jobs.fail(job_id, observation.message)
-        else:
-            # The pod ended well but no worker recorded a result: never leave it pending.
-            await context.jobs.fail(job_id, "the worker exited without recording a result")
     except (InvalidTransition, JobNotFound):
         return
     except AudioTextError as exc:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from audiotext.jobs.states import JobStatus
 from audiotext.kube import constants as k
 
 Body = dict[str, Any]
@@ -105,6 +106,29 @@ def observe_job(job: Body, termination_message: str | None = None) -> Observatio
             start,
         )
     return Observation(k.PHASE_PENDING, k.REASON_JOB_CREATED, "waiting for a node", attempts)
+
+
+NO_RESULT = "the worker exited without recording a result"
+_TRUSTED_ROWS = (None, JobStatus.COMPLETED, JobStatus.CANCELLED)
+
+
+def settle_with_row(
+    observation: Observation, row_status: str | None, row_error: str | None = None
+) -> Observation:
+    """A Job that completed although its worker recorded no result did not succeed.
+
+    The worker marks the row completed before it exits 0, so a completed Job with a row in any
+    other state means the pod never ran the worker (a simulated node, a wrong image). A row
+    the gateway cancelled meanwhile, or no row at all, leaves the observation as it is.
+    """
+    if observation.phase != k.PHASE_SUCCEEDED or row_status in _TRUSTED_ROWS:
+        return observation
+    return replace(
+        observation,
+        phase=k.PHASE_FAILED,
+        reason=k.REASON_NO_RESULT,
+        message=row_error or NO_RESULT,
+    )
 
 
 def _transition(condition: Body) -> str | None:
