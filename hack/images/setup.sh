@@ -98,7 +98,7 @@ chmod 0755 "$PODMAN"
 # another name is the default; from then on its file is what podman loads.
 if [ ! -f "$IMAGES_DIR/networks/$NETWORK_NAME.json" ]; then
     log "creating network $NETWORK_NAME ($NETWORK_SUBNET, bridge $NETWORK_BRIDGE)"
-    sed "s/^default_network = .*/default_network = \"podman\"/" \
+    sed -e "s/^default_network = .*/default_network = \"podman\"/" -e "/^default_subnet = /d" \
         "$IMAGES_DIR/etc/containers.conf" > "$IMAGES_DIR/etc/containers-setup.conf"
     CONTAINERS_CONF="$IMAGES_DIR/etc/containers-setup.conf" \
     CONTAINERS_STORAGE_CONF="$IMAGES_DIR/etc/storage.conf" \

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-
-from audiotext.engine.base import SAMPLE_RATE, Audio
+from audiotext.engine.base import SAMPLE_RATE
 from audiotext.jobs.errors import InvalidAudio, UnsupportedAudio
+
+if TYPE_CHECKING:
+    from audiotext.engine.base import Audio
 
 SUPPORTED_FORMATS = ("mp3", "wav", "flac", "m4a", "mp4", "aac", "ogg", "webm")
 
@@ -135,6 +137,7 @@ def _check_wav_sizes(path: Path, size: int) -> None:
 def decode(path: Path) -> Audio:
     """The whole file as 16 kHz mono float32, the way Whisper wants it."""
     import av
+    import numpy as np
     from faster_whisper.audio import decode_audio
 
     try:

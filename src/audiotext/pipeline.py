@@ -12,13 +12,12 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from audiotext import audio
 from audiotext.config import OUTPUT_FORMATS
 from audiotext.db.models import TranscriptionJobRow, utcnow
 from audiotext.engine import (
-    Audio,
     Engine,
     EngineRegistry,
     Segment,
@@ -38,6 +37,9 @@ from audiotext.jobs.errors import (
 )
 from audiotext.services.jobs import JobService
 from audiotext.storage import ObjectStorage, transcript_key
+
+if TYPE_CHECKING:
+    from audiotext.engine.base import Audio
 
 log = logging.getLogger(__name__)
 

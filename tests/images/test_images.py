@@ -72,9 +72,8 @@ def words(text: str) -> str:
 def images() -> dict[str, str]:
     built = make_images()
     if built.returncode != 0:
-        pytest.fail(
-            f"make images failed ({built.returncode}):\n{built.stdout[-4000:]}\n{built.stderr[-4000:]}"
-        )
+        output = f"{built.stdout[-4000:]}\n{built.stderr[-4000:]}"
+        pytest.fail(f"make images failed ({built.returncode}):\n{output}")
     for image in IMAGES.values():
         assert image_id(image), f"{image} is missing after make images"
     return IMAGES
@@ -155,7 +154,8 @@ def test_api_serves_docs_and_stops_on_sigterm(images: dict[str, str], container_
     elapsed = time.monotonic() - begin
     logs = podman("logs", container_name)
     assert elapsed <= 10, f"took {elapsed:.1f}s to stop after SIGTERM"
-    assert waited.stdout.strip() == "0", (
+    # 143 = 128 + SIGTERM: uvicorn re-raises the signal once its shutdown is complete.
+    assert waited.stdout.strip() in {"0", "143"}, (
         f"exit code {waited.stdout.strip()} after SIGTERM:\n{logs.stderr[-3000:]}"
     )
     assert "Traceback" not in logs.stdout + logs.stderr, logs.stderr[-3000:]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from audiotext.config import Settings
 from audiotext.engine.base import (
-    Audio,
     Engine,
     Segment,
     TranscribeOptions,
@@ -15,7 +14,6 @@ from audiotext.engine.base import (
 from audiotext.jobs.errors import InvalidParameter
 
 __all__ = [
-    "Audio",
     "Engine",
     "EngineRegistry",
     "Segment",

@@ -5,14 +5,16 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal, Protocol
-
-import numpy as np
-import numpy.typing as npt
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from audiotext.jobs.errors import InvalidParameter
 
-Audio = npt.NDArray[np.float32]
+if TYPE_CHECKING:
+    # numpy comes with the engine extra; the gateway image has neither and needs neither.
+    import numpy as np
+    import numpy.typing as npt
+
+    Audio = npt.NDArray[np.float32]
 SAMPLE_RATE = 16_000
 
 
