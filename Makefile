@@ -4,9 +4,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 EXTRAS ?= engine,operator,dev
-FAST_MARKERS := not slow and not k8s and not images and not postgres and not redis and not s3
+FAST_MARKERS := not slow and not k8s and not helm and not images and not postgres and not redis and not s3
 
-.PHONY: install serve test test-fast lint format bench clean help docs
+.PHONY: install serve test test-prereqs test-fast lint format bench clean help docs
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
@@ -22,8 +22,15 @@ $(STAMP): pyproject.toml
 serve: install ## run everything on http://127.0.0.1:3203 (SQLite, local storage, local executor)
 	$(BIN)/audiotext serve
 
-test: install ## the whole suite (starts its own PostgreSQL, Redis, MinIO and test cluster)
+test: install test-prereqs ## the whole suite (starts its own PostgreSQL, Redis, MinIO and test cluster)
 	$(BIN)/pytest
+
+# What the suite's servers are made of, built once and cached (the first run takes a while;
+# later runs build nothing), so no test waits on a build.
+test-prereqs:
+	bash hack/cluster/prepare.sh >/dev/null
+	bash hack/minio/build.sh >/dev/null
+	$(MAKE) images
 
 test-fast: install ## the quick part: no servers, no cluster, no model runs
 	$(BIN)/pytest -m "$(FAST_MARKERS)"

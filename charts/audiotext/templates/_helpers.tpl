@@ -96,7 +96,7 @@ app.kubernetes.io/part-of: audiotext
 {{- .Values.database.url -}}
 {{- else if .Values.dev.postgresql.enabled -}}
 {{- $pg := .Values.dev.postgresql -}}
-{{- printf "postgresql+psycopg://%s:%s@%s-postgresql:5432/%s" (urlquery $pg.username) (urlquery $pg.password) (include "audiotext.fullname" .) $pg.database -}}
+{{- printf "postgresql+psycopg://%s:%s@%s-postgresql.%s.svc:5432/%s" (urlquery $pg.username) (urlquery $pg.password) (include "audiotext.fullname" .) .Release.Namespace $pg.database -}}
 {{- end -}}
 {{- end -}}
 
@@ -104,7 +104,7 @@ app.kubernetes.io/part-of: audiotext
 {{- if .Values.redis.url -}}
 {{- .Values.redis.url -}}
 {{- else if .Values.dev.redis.enabled -}}
-{{- printf "redis://%s-redis:6379/0" (include "audiotext.fullname" .) -}}
+{{- printf "redis://%s-redis.%s.svc:6379/0" (include "audiotext.fullname" .) .Release.Namespace -}}
 {{- end -}}
 {{- end -}}
 
@@ -199,8 +199,5 @@ imagePullSecrets:
 {{- if and .Values.worker.secret.create (not .Values.worker.secret.existingSecret) -}}
 {{- fail "existingSecret is set: the chart cannot build the worker Secret from it; set worker.secret.existingSecret (a Secret with AWS_*, AUDIOTEXT_DATABASE_URL, AUDIOTEXT_REDIS_URL, AUDIOTEXT_STORAGE_URL) or worker.secret.create=false" -}}
 {{- end -}}
-{{- end -}}
-{{- if and (gt (int .Values.worker.gpus) 0) (eq .Values.worker.device "cpu") -}}
-{{- fail "worker.gpus > 0 needs worker.device=gpu" -}}
 {{- end -}}
 {{- end -}}

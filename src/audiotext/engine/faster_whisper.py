@@ -5,11 +5,10 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from audiotext.config import DEFAULT_MODEL, Settings
 from audiotext.engine.base import (
-    Audio,
     ModelCache,
     Segment,
     TranscribeOptions,
@@ -18,6 +17,9 @@ from audiotext.engine.base import (
     decoding_kwargs,
 )
 from audiotext.jobs.errors import EngineError
+
+if TYPE_CHECKING:
+    from audiotext.engine.base import Audio
 
 
 def bundled_model_path(name: str) -> Path | None:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from audiotext.config import Settings
 from audiotext.engine.base import (
     SAMPLE_RATE,
-    Audio,
     ModelCache,
     Segment,
     TranscribeOptions,
@@ -17,6 +16,9 @@ from audiotext.engine.base import (
     decoding_kwargs,
 )
 from audiotext.jobs.errors import EngineError
+
+if TYPE_CHECKING:
+    from audiotext.engine.base import Audio
 
 
 def available() -> bool:
