@@ -1,7 +1,8 @@
 """The Helm chart (charts/audiotext): lint, rendered manifests, schema, and the real cluster.
 
-Every test is marked ``helm``: it needs only the helm binary (the test cluster's, built by hack/cluster/build.sh
-when missing); tests marked ``k8s`` validate and install the chart on the test cluster.
+Every test is marked ``helm``: it needs the helm binary (the test cluster's, built by
+hack/cluster/build.sh when missing). Tests also marked ``k8s`` validate and install the
+chart on the test cluster.
 """
 
 from __future__ import annotations
