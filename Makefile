@@ -30,7 +30,7 @@ test: install test-prereqs ## the whole suite (starts its own PostgreSQL, Redis,
 test-prereqs:
 	bash hack/cluster/prepare.sh >/dev/null
 	bash hack/minio/build.sh >/dev/null
-	$(MAKE) images
+	$(MAKE) images-dev
 
 test-fast: install ## the quick part: no servers, no cluster, no model runs
 	$(BIN)/pytest -m "$(FAST_MARKERS)"

@@ -2,6 +2,7 @@
 # (`-include hack/*.mk`); also usable alone: make -f hack/images.mk images
 #
 #   make images          build localhost/audiotext-{api,operator,worker}:dev
+#   make images-dev      also localhost/audiotext-devservers:dev (values-dev.yaml's servers)
 #   make images-base     only the local Debian base images
 #   make images-clean    remove the project's podman storage (.images/)
 #
@@ -9,10 +10,13 @@
 
 IMAGES_ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))/..)
 
-.PHONY: images images-base images-clean
+.PHONY: images images-dev images-base images-clean
 
 images:
 	sh $(IMAGES_ROOT)/hack/images/build.sh
+
+images-dev:
+	sh $(IMAGES_ROOT)/hack/images/build.sh api operator worker devservers
 
 images-base:
 	sh $(IMAGES_ROOT)/hack/images/setup.sh

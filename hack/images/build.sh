@@ -33,20 +33,24 @@ for u in $ULIMITS; do ulimit_args="$ulimit_args --ulimit $u"; done
 # .dockerignore lets through, the build arguments and the bases. An image whose
 # label carries the same digest is up to date and is not rebuilt at all (podman
 # would take seconds per image just to hash its cached layers).
-inputs_digest() {  # dockerfile
+inputs_digest() {  # dockerfile context
     {
         printf '%s\n' "$1" "$index_args" "$version" "$revision"
         "$PODMAN" image inspect --format '{{.Id}}' "$BASE_IMAGE" "$BUILD_BASE_IMAGE"
+        if [ "$2" != "$ROOT" ]; then
+            (cd "$2" && find . -type f | LC_ALL=C sort | xargs -d "\n" sha256sum)
+        fi
         (cd "$ROOT" && find "$1" .dockerignore pyproject.toml README.md LICENSE src -type f \
             ! -path '*/__pycache__/*' ! -name '*.py[cod]' ! -path '*.egg-info/*' 2>/dev/null \
             | LC_ALL=C sort | xargs -d "\n" sha256sum)
     } | sha256sum | cut -c1-64
 }
 
-build() {  # name dockerfile
+build() {  # name dockerfile [context]
     start=$(date +%s)
     image="localhost/audiotext-$1:$IMAGE_TAG"
-    digest=$(inputs_digest "$2")
+    context=${3:-$ROOT}
+    digest=$(inputs_digest "$2" "$context")
     have=$("$PODMAN" image inspect --format '{{index .Config.Labels "io.audiotext.inputs"}}' \
         "$image" 2>/dev/null || true)
     if [ "$have" = "$digest" ]; then
@@ -63,10 +67,21 @@ build() {  # name dockerfile
         --build-arg "VERSION=${version:-0.0.0}" \
         --build-arg "REVISION=$revision" \
         --label "io.audiotext.inputs=$digest" \
-        -f "$ROOT/$2" -t "$image" "$ROOT" \
+        -f "$ROOT/$2" -t "$image" "$context" \
         > "$IMAGES_DIR/build-$1.log" 2>&1 \
         || { tail -n 40 "$IMAGES_DIR/build-$1.log" >&2; die "build of $1 failed (log: .images/build-$1.log)"; }
     log "built $image in $(( $(date +%s) - start ))s"
+}
+
+# The development servers of values-dev.yaml (PostgreSQL, Redis and the MinIO that
+# hack/minio/build.sh builds), for clusters that reach no registry.
+build_devservers() {
+    context="$IMAGES_DIR/devservers-context"
+    rm -rf "$context"
+    mkdir -p "$context"
+    cp "$ROOT/hack/images/devservers/entrypoint.sh" "$context/"
+    cp "$(bash "$ROOT/hack/minio/build.sh")" "$context/minio"
+    build devservers hack/images/devservers/Dockerfile "$context"
 }
 
 targets=${*:-api operator worker}
@@ -75,6 +90,7 @@ for name in $targets; do
         api) build api api/Dockerfile ;;
         operator) build operator operator/Dockerfile ;;
         worker) build worker worker-image/Dockerfile ;;
-        *) die "unknown image: $name (api, operator, worker)" ;;
+        devservers) build_devservers ;;
+        *) die "unknown image: $name (api, operator, worker, devservers)" ;;
     esac
 done

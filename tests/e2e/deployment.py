@@ -312,18 +312,25 @@ def deploy(cluster: Cluster, servers: Servers, workdir: Path) -> Iterator[Deploy
 
 def ensure_worker_image(cluster: Cluster) -> None:
     """Build the images if needed and make sure the node has the current worker image."""
-    if os.environ.get("AUDIOTEXT_E2E_PREBUILT") != "1":  # images built just before, by hand
-        _build_images()
-    imported = subprocess.run(["make", "cluster-images"], cwd=ROOT, capture_output=True, text=True)
-    assert imported.returncode == 0, (
-        f"import failed:\n{imported.stdout[-3000:]}\n{imported.stderr[-3000:]}"
+    build_images("images")
+    import_images()
+
+
+def build_images(target: str) -> None:
+    """``make images`` (or ``images-dev``), unless they were built just before by hand."""
+    if os.environ.get("AUDIOTEXT_E2E_PREBUILT") == "1":
+        return
+    built = subprocess.run(["make", target], cwd=ROOT, capture_output=True, text=True)
+    assert built.returncode == 0, (
+        f"make {target} failed:\n{built.stdout[-3000:]}\n{built.stderr[-3000:]}"
     )
 
 
-def _build_images() -> None:
-    built = subprocess.run(["make", "images"], cwd=ROOT, capture_output=True, text=True)
-    assert built.returncode == 0, (
-        f"make images failed:\n{built.stdout[-3000:]}\n{built.stderr[-3000:]}"
+def import_images() -> None:
+    """Import what podman holds into the node's containerd (skips what is there already)."""
+    imported = subprocess.run(["make", "cluster-images"], cwd=ROOT, capture_output=True, text=True)
+    assert imported.returncode == 0, (
+        f"import failed:\n{imported.stdout[-3000:]}\n{imported.stderr[-3000:]}"
     )
 
 

@@ -1,0 +1,235 @@
+"""What a user gets from ``helm install`` on kind, proven on the test cluster's real node.
+
+The chart is installed with values-dev.yaml and the locally built images: the gateway,
+operator, migration and dev-server pods run for real on runner-node-0, and a transcription
+submitted through the gateway's Service completes: the operator creates the Job, the
+worker pod transcribes jfk.flac, and the status comes back through PostgreSQL and Redis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import websockets
+import yaml
+
+from deployment import ROOT, build_images, import_images
+from helpers import JFK_TEXT, free_port
+from support.cluster import Cluster
+from wer import wer
+
+pytestmark = [pytest.mark.k8s, pytest.mark.images, pytest.mark.helm, pytest.mark.slow]
+
+CHART = ROOT / "charts" / "audiotext"
+DEV_IMAGE = "localhost/audiotext-devservers:dev"
+RUNNER = {
+    "nodeSelector": {"audiotext.io/runner": "true"},
+    "tolerations": [
+        {"key": "audiotext.io/runner", "operator": "Equal", "value": "true", "effect": "NoSchedule"}
+    ],
+}
+
+
+def node_values(namespace: str) -> dict[str, Any]:
+    """values-dev.yaml's companion for a cluster without a registry: every pod on the real node."""
+    return {
+        "gateway": dict(RUNNER),
+        "operator": {**RUNNER, "watchNamespaces": [namespace]},
+        "migrations": dict(RUNNER),
+        "worker": dict(RUNNER),
+        "dev": {
+            **RUNNER,
+            "postgresql": {"image": DEV_IMAGE},
+            "redis": {"image": DEV_IMAGE},
+            "minio": {"image": DEV_IMAGE},
+        },
+    }
+
+
+class Release:
+    def __init__(self, cluster: Cluster, namespace: str, name: str) -> None:
+        self.cluster = cluster
+        self.namespace = namespace
+        self.name = name
+        self.fullname = f"{name}-audiotext"
+
+    def helm(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(self.cluster.helm), *args, "--kubeconfig", str(self.cluster.kubeconfig)],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    def kubectl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return self.cluster.run(*args, "-n", self.namespace, check=check)
+
+    def story(self) -> str:
+        """What went on in the namespace, for a failing assertion."""
+        pods = self.kubectl("get", "pods,jobs,tj", "-o", "wide", check=False).stdout
+        events = self.kubectl(
+            "get", "events", "--sort-by=.lastTimestamp", check=False
+        ).stdout.splitlines()[-30:]
+        logs = {
+            component: self.kubectl(
+                "logs", f"deploy/{self.fullname}-{component}", "--tail=40", check=False
+            ).stdout
+            for component in ("gateway", "operator")
+        }
+        return f"{pods}\n" + "\n".join(events) + "\n" + json.dumps(logs, indent=1)
+
+
+@pytest.fixture
+def release(k8s_cluster: Cluster, tmp_path: Path) -> Iterator[Release]:
+    build_images("images-dev")
+    import_images()
+    namespace = f"helm-{uuid.uuid4().hex[:8]}"
+    k8s_cluster.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {
+                "name": namespace,
+                "labels": {"pod-security.kubernetes.io/enforce": "restricted"},
+            },
+        }
+    )
+    release = Release(k8s_cluster, namespace, f"at{uuid.uuid4().hex[:6]}")
+    values = tmp_path / "node-values.yaml"
+    values.write_text(yaml.safe_dump(node_values(namespace)))
+    try:
+        yield release
+    finally:
+        release.helm("uninstall", release.name, "-n", namespace, "--wait", "--timeout", "2m")
+        k8s_cluster.run("delete", "namespace", namespace, "--wait=false", check=False)
+
+
+@pytest.fixture
+def installed(release: Release, tmp_path: Path) -> Release:
+    proc = release.helm(
+        "install",
+        release.name,
+        str(CHART),
+        "-n",
+        release.namespace,
+        "-f",
+        str(CHART / "values-dev.yaml"),
+        "-f",
+        str(tmp_path / "node-values.yaml"),
+        "--wait",
+        "--wait-for-jobs",
+        "--timeout",
+        "6m",
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr + release.story()
+    return release
+
+
+def port_forward(release: Release) -> Iterator[str]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            str(release.cluster.kubectl),
+            "--kubeconfig",
+            str(release.cluster.kubeconfig),
+            "-n",
+            release.namespace,
+            "port-forward",
+            f"svc/{release.fullname}-gateway",
+            f"{port}:3203",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, "port-forward failed"
+            time.sleep(0.3)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture
+def gateway_url(installed: Release) -> Iterator[str]:
+    yield from port_forward(installed)
+
+
+async def follow(url: str) -> list[dict[str, Any]]:
+    messages: list[dict[str, Any]] = []
+    async with websockets.connect(url) as socket:
+        async with asyncio.timeout(300):
+            async for raw in socket:
+                messages.append(json.loads(raw))
+    return messages
+
+
+async def test_helm_install_with_dev_values_transcribes_on_the_real_node(
+    installed: Release, gateway_url: str, jfk: Path
+) -> None:
+    release = installed
+    pods = release.cluster.json("get", "pods", "-n", release.namespace)["items"]
+    running = {p["metadata"]["labels"].get("app.kubernetes.io/component"): p for p in pods}
+    assert {"gateway", "operator", "postgresql", "redis", "minio"} <= set(running)
+    for component, pod in running.items():
+        if component == "migrate":
+            continue
+        ready = {c["type"]: c["status"] for c in pod["status"].get("conditions", [])}
+        assert pod["spec"]["nodeName"] == "runner-node-0", component
+        assert ready.get("Ready") == "True", (component, pod["status"])
+
+    # Auth is on by default in the chart: a key is made the way NOTES.txt says.
+    created_key = release.kubectl(
+        "exec", f"deploy/{release.fullname}-gateway", "--", "audiotext", "keys", "create",
+        "--name", "e2e",
+    )  # fmt: skip
+    key = created_key.stdout.strip().splitlines()[-1]
+    assert re.fullmatch(r"\S{20,}", key), created_key.stdout
+    headers = {"Authorization": f"Bearer {key}"}
+
+    async with httpx.AsyncClient(base_url=gateway_url, timeout=60) as client:
+        assert (await client.get("/api/v1/job/read")).status_code == 401
+        with jfk.open("rb") as audio:
+            created = await client.post(
+                "/api/v1/job/transcribe",
+                files={"file": ("jfk.flac", audio, "audio/flac")},
+                headers=headers,
+            )
+        assert created.status_code == 202, created.text
+        job_id = created.json()["id"]
+        ws = f"{gateway_url.replace('http', 'ws')}/api/v1/job/ws/{job_id}?token={key}"
+        messages = await follow(ws)
+        final = messages[-1]
+        assert final["status"] == "completed", (final, release.story())
+        assert wer(JFK_TEXT, final["result_text"]) <= 0.1
+        status = await client.get(f"/api/v1/job/status/{job_id}", headers=headers)
+        assert status.json()["status"] == "completed"
+        vtt = await client.get(f"/api/v1/job/{job_id}/transcript?format=vtt", headers=headers)
+        assert vtt.text.startswith("WEBVTT"), vtt.text
+
+    tj = release.cluster.json("get", "tj", job_id, "-n", release.namespace)
+    assert tj["status"]["phase"] == "Succeeded", tj["status"]
+    workers = release.cluster.json(
+        "get", "pods", "-n", release.namespace, "-l", f"job-name={job_id}-worker"
+    )["items"]
+    assert workers and all(p["spec"]["nodeName"] == "runner-node-0" for p in workers)
