@@ -73,7 +73,7 @@ class Release:
         )
 
     def kubectl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return self.cluster.run(*args, "-n", self.namespace, check=check)
+        return self.cluster.run("-n", self.namespace, *args, check=check)
 
     def story(self) -> str:
         """What went on in the namespace, for a failing assertion."""
@@ -83,7 +83,7 @@ class Release:
         ).stdout.splitlines()[-30:]
         logs = {
             component: self.kubectl(
-                "logs", f"deploy/{self.fullname}-{component}", "--tail=40", check=False
+                "logs", f"deploy/{self.fullname}-{component}", "--tail=15", check=False
             ).stdout
             for component in ("gateway", "operator")
         }
@@ -227,8 +227,12 @@ async def test_helm_install_with_dev_values_transcribes_on_the_real_node(
         vtt = await client.get(f"/api/v1/job/{job_id}/transcript?format=vtt", headers=headers)
         assert vtt.text.startswith("WEBVTT"), vtt.text
 
-    tj = release.cluster.json("get", "tj", job_id, "-n", release.namespace)
-    assert tj["status"]["phase"] == "Succeeded", tj["status"]
+    # The resource follows the Job, which finishes just after the worker wrote the row.
+    def phase() -> str | None:
+        tj = release.cluster.json("get", "tj", job_id, "-n", release.namespace)
+        return tj.get("status", {}).get("phase") if tj else None
+
+    release.cluster.wait_for("the resource to succeed", lambda: phase() == "Succeeded", timeout=60)
     workers = release.cluster.json(
         "get", "pods", "-n", release.namespace, "-l", f"job-name={job_id}-worker"
     )["items"]
