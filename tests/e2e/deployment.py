@@ -206,8 +206,8 @@ class Deployment:
         return path.read_text(errors="replace")[-4000:] if path.exists() else ""
 
     def close(self) -> None:
-        # While the operator still runs: it removes the finalizers of unfinished resources
-        # (kopf keeps one while its progress timer may run), so the namespace can go.
+        # While the operator still runs: it removes any finalizer kopf left on unfinished
+        # resources, so the namespace can go.
         self.cluster.run(
             "delete", "tj", "--all", "-n", self.namespace, "--timeout=60s", check=False
         )

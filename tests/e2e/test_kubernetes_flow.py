@@ -172,6 +172,13 @@ async def test_killed_pod_is_retried_then_succeeds(
         timeout=180,
         interval=0.3,
     )
+    # The operator copies the worker's progress from the database to the resource.
+    deployment.cluster.wait_for(
+        "the resource to show progress",
+        lambda: deployment.resource(job_id).get("status", {}).get("progress", 0) > 0,
+        timeout=30,
+        interval=0.3,
+    )
     pod = deployment.pods(job_id)[0]["metadata"]["name"]
     deployment.cluster.run("delete", "pod", pod, "-n", deployment.namespace, "--wait=false")
     tj = deployment.wait_phase(job_id, {"Succeeded", "Failed"}, timeout=300)

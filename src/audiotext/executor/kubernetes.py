@@ -72,7 +72,7 @@ class KubernetesExecutor:
                 k.PLURAL,
                 job_id,
                 patch,
-                _content_type="application/merge-patch+json",
+                _content_type=k.MERGE_PATCH,
             )
         except ApiException as exc:
             if exc.status != 404:

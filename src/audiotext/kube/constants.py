@@ -61,3 +61,6 @@ REASON_DEADLINE = "DeadlineExceeded"
 REASON_CANCELLED = "Cancelled"
 REASON_NO_RESULT = "NoResult"
 REASON_INVALID_SPEC = "InvalidSpec"
+
+# Status and annotation patches are JSON merge patches.
+MERGE_PATCH = "application/merge-patch+json"

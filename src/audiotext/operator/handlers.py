@@ -12,10 +12,10 @@ from aiohttp import ClientError
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from audiotext.jobs.errors import AudioTextError, InvalidTransition, JobNotFound
-from audiotext.jobs.states import JobStatus
 from audiotext.kube import constants as k
 from audiotext.operator.builders import build_job, job_name
 from audiotext.operator.context import OperatorContext
+from audiotext.operator.progress import ProgressMirror
 from audiotext.operator.status import (
     Observation,
     cancelled_status,
@@ -31,7 +31,6 @@ from audiotext.storage import transcript_key
 log = logging.getLogger(__name__)
 RESOURCE = (k.GROUP, k.VERSION, k.PLURAL)
 RETRY_DELAY = 5
-MERGE_PATCH = "application/merge-patch+json"
 PROGRESS_INTERVAL = 2.0
 
 
@@ -49,16 +48,24 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
         prefix=k.KOPF_PREFIX, key="last-handled-configuration"
     )
     memo.context = await OperatorContext.open(memo.settings)
+    memo.progress = ProgressMirror(memo.context, PROGRESS_INTERVAL)
+    memo.progress.start()
 
 
 @kopf.on.cleanup()
 async def cleanup(memo: kopf.Memo, **_: Any) -> None:
+    await memo.progress.stop()
     await memo.context.close()
 
 
 @kopf.on.login()
 async def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
     return await kopf.login_via_async_client(**kwargs)
+
+
+def _progress(memo: kopf.Memo) -> ProgressMirror:
+    progress: ProgressMirror = memo.progress
+    return progress
 
 
 def _context(memo: kopf.Memo) -> OperatorContext:
@@ -133,10 +140,12 @@ async def reconcile(
         patch.status["jobId"] = job_id
     if status.get("jobName") != job["metadata"]["name"]:
         patch.status["jobName"] = job["metadata"]["name"]
+    shown = dict(status)
     if not status.get("phase"):
         patch.status["phase"] = k.PHASE_QUEUED if job["spec"]["suspend"] else k.PHASE_PENDING
-        patch.status["progress"] = 0
+        patch.status["progress"] = shown["progress"] = 0
         patch.status["attempts"] = 0
+    _progress(memo).follow(job_id, str(namespace), name, shown)
 
 
 @kopf.on.event("batch", "v1", "jobs", labels={k.LABEL_MANAGED_BY: k.MANAGED_BY})
@@ -160,6 +169,7 @@ async def job_changed(body: kopf.Body, type: str, memo: kopf.Memo, **_: Any) -> 
         raise
     current: dict[str, Any] = dict(resource.get("status") or {})
     if current.get("phase") in k.FINAL_PHASES:
+        _progress(memo).forget(job_id)
         return
     message = await _termination_message(context, namespace, body) if _failed(body) else None
     observation = await _settle(context, job_id, observe_job(dict(body), message))
@@ -174,8 +184,12 @@ async def job_changed(body: kopf.Body, type: str, memo: kopf.Memo, **_: Any) -> 
             k.PLURAL,
             name,
             {"status": changes},
-            _content_type=MERGE_PATCH,
+            _content_type=k.MERGE_PATCH,
         )
+    if observation.phase in k.FINAL_PHASES:
+        _progress(memo).forget(job_id)
+    else:
+        _progress(memo).follow(job_id, namespace, name, desired)
     if current.get("phase") != observation.phase or current.get("attempts") != observation.attempts:
         post = kopf.warn if observation.phase == k.PHASE_FAILED else kopf.info
         post(resource, reason=observation.reason, message=observation.message)
@@ -261,30 +275,6 @@ async def _sync_database(context: OperatorContext, job_id: str, observation: Obs
         raise kopf.TemporaryError(f"database: {exc.message}", delay=RETRY_DELAY) from exc
 
 
-@kopf.timer(
-    *RESOURCE,
-    interval=PROGRESS_INTERVAL,
-    when=lambda status, **_: status.get("phase") in (k.PHASE_PENDING, k.PHASE_RUNNING),
-)
-async def copy_progress(status: kopf.Status, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
-    """The worker reports progress to the database; the resource shows it too."""
-    job_id = status.get("jobId")
-    if not job_id:
-        return
-    try:
-        row = await _context(memo).jobs.repo.find(job_id)
-    except AudioTextError:
-        return
-    if row is None or row.status == JobStatus.COMPLETED:
-        return
-    if status.get("progress") != row.progress:
-        patch.status["progress"] = row.progress
-    if row.language and status.get("language") != row.language:
-        patch.status["language"] = row.language
-    if row.audio_duration_seconds is not None and status.get("audioDurationSeconds") is None:
-        patch.status["audioDurationSeconds"] = round(row.audio_duration_seconds, 3)
-
-
 # A tuple: the annotation key has dots of its own.
 @kopf.on.field(*RESOURCE, field=("metadata", "annotations", k.ANNOTATION_CANCEL))
 async def cancel(
@@ -314,6 +304,7 @@ async def cancel(
     kopf.info(body, reason=k.REASON_CANCELLED, message="cancelled; the Job was deleted")
     job_id = status.get("jobId")
     if job_id:
+        _progress(memo).forget(job_id)
         try:
             await context.jobs.cancel(job_id)
         except (InvalidTransition, JobNotFound):
@@ -324,6 +315,8 @@ async def cancel(
 async def deleted(status: kopf.Status, memo: kopf.Memo, **_: Any) -> None:
     """A resource deleted before it finished: its Job goes with it, its row is cancelled."""
     job_id = status.get("jobId")
+    if job_id:
+        _progress(memo).forget(job_id)
     if not job_id or status.get("phase") in k.FINAL_PHASES:
         return
     try:

@@ -1,0 +1,131 @@
+"""One operator-wide loop that copies progress from the database to the resources.
+
+The worker reports progress to the job's row. A kopf timer per resource would cost a task,
+a finalizer and two extra writes per resource; this loop reads every running job's row in
+one query per interval and patches only the resources whose progress moved.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import ClientError
+from kubernetes_asyncio.client.exceptions import ApiException
+
+from audiotext.db.models import TranscriptionJobRow
+from audiotext.jobs.errors import AudioTextError
+from audiotext.kube import constants as k
+from audiotext.operator.context import OperatorContext
+
+log = logging.getLogger(__name__)
+PATCHES_IN_FLIGHT = 8
+PROGRESS_FIELDS = ("progress", "language", "audioDurationSeconds")
+
+
+def progress_status(row: TranscriptionJobRow) -> dict[str, Any]:
+    """The status fields that follow the row while the job runs."""
+    status: dict[str, Any] = {"progress": row.progress}
+    if row.language:
+        status["language"] = row.language
+    if row.audio_duration_seconds is not None:
+        status["audioDurationSeconds"] = round(row.audio_duration_seconds, 3)
+    return status
+
+
+def progress_changes(shown: dict[str, Any], row: TranscriptionJobRow) -> dict[str, Any]:
+    """What a resource's status lacks of its running job's row; nothing once the job ended."""
+    if row.status.is_final:
+        return {}  # the Job's own events settle a finished job
+    return {key: value for key, value in progress_status(row).items() if shown.get(key) != value}
+
+
+@dataclass
+class ProgressMirror:
+    """The resources of running jobs, and what their status shows of each row."""
+
+    context: OperatorContext
+    interval: float
+    resources: dict[str, tuple[str, str]] = field(default_factory=dict)  # job id → (ns, name)
+    shown: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _task: asyncio.Task[None] | None = None
+
+    def follow(self, job_id: str, namespace: str, name: str, status: dict[str, Any]) -> None:
+        """Copy this job's progress to this resource, whose status shows ``status`` now."""
+        self.resources[job_id] = (namespace, name)
+        self.shown[job_id] = {key: status[key] for key in PROGRESS_FIELDS if key in status}
+
+    def forget(self, job_id: str) -> None:
+        self.resources.pop(job_id, None)
+        self.shown.pop(job_id, None)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="progress-mirror")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            try:
+                await self.sync_once()
+            except Exception:  # the loop must outlive any one bad round
+                log.exception("copying progress to the resources failed; retrying")
+
+    async def sync_once(self) -> None:
+        if not self.resources:
+            return
+        try:
+            rows = await self.context.jobs.repo.rows(list(self.resources))
+        except AudioTextError:
+            return  # the database is away: the next round tries again
+        due = list(self._changes(rows))
+        gate = asyncio.Semaphore(PATCHES_IN_FLIGHT)
+
+        async def patch(job_id: str, changes: dict[str, Any]) -> None:
+            async with gate:
+                await self._patch(job_id, changes)
+
+        await asyncio.gather(*(patch(job_id, changes) for job_id, changes in due))
+
+    def _changes(self, rows: Iterable[TranscriptionJobRow]) -> Iterable[tuple[str, dict[str, Any]]]:
+        for row in rows:
+            if row.status.is_final:
+                continue  # the Job's own events settle a finished job
+            shown = self.shown.get(row.id, {})
+            changes = {
+                key: value for key, value in progress_status(row).items() if shown.get(key) != value
+            }
+            if changes:
+                yield row.id, changes
+
+    async def _patch(self, job_id: str, changes: dict[str, Any]) -> None:
+        where = self.resources.get(job_id)
+        if where is None:
+            return
+        namespace, name = where
+        try:
+            await self.context.objects.patch_namespaced_custom_object_status(  # type: ignore[call-arg]
+                k.GROUP,
+                k.VERSION,
+                namespace,
+                k.PLURAL,
+                name,
+                {"status": changes},
+                _content_type=k.MERGE_PATCH,
+            )
+        except ApiException as exc:
+            if exc.status == 404:
+                self.forget(job_id)
+            return
+        except (ClientError, OSError):
+            return
+        self.shown.setdefault(job_id, {}).update(changes)

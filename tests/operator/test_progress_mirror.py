@@ -1,0 +1,73 @@
+"""The operator-wide progress copy: what it patches, and the one query behind it."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from audiotext.db.migrate import upgrade
+from audiotext.db.models import TranscriptionJobRow
+from audiotext.db.repository import JobRepository
+from audiotext.db.session import Database
+from audiotext.jobs.states import JobStatus
+from audiotext.operator.progress import progress_changes
+
+from helpers import make_settings
+
+
+def job_row(**fields: Any) -> TranscriptionJobRow:
+    values: dict[str, Any] = {
+        "filename": "talk.flac",
+        "url": "s3://bucket/talk.flac",
+        "status": JobStatus.PROCESSING,
+        "model": "tiny.en",
+        "engine": "faster-whisper",
+        "task": "transcribe",
+        "progress": 0,
+        "attempts": 1,
+        "options": {},
+        "callback_attempts": 0,
+    }
+    values.update(fields)
+    return TranscriptionJobRow(**values)
+
+
+def test_only_what_moved_is_patched() -> None:
+    row = job_row(progress=40, language="en", audio_duration_seconds=11.0)
+    assert progress_changes({}, row) == {
+        "progress": 40,
+        "language": "en",
+        "audioDurationSeconds": 11.0,
+    }
+    shown = {"progress": 40, "language": "en", "audioDurationSeconds": 11.0}
+    assert progress_changes(shown, row) == {}
+    assert progress_changes(shown, job_row(progress=55, language="en")) == {"progress": 55}
+
+
+def test_a_row_without_language_or_duration_patches_progress_alone() -> None:
+    assert progress_changes({"progress": 0}, job_row(progress=5)) == {"progress": 5}
+
+
+def test_finished_jobs_are_left_to_the_job_events() -> None:
+    for status in (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED):
+        assert progress_changes({}, job_row(status=status, progress=100)) == {}
+
+
+def test_pending_jobs_are_copied_too() -> None:
+    assert progress_changes({}, job_row(status=JobStatus.PENDING)) == {"progress": 0}
+
+
+async def test_rows_reads_many_jobs_in_one_go(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    await asyncio.to_thread(upgrade, settings.resolved_database_url)
+    db = Database(settings.resolved_database_url)
+    try:
+        repo = JobRepository(db)
+        ids = [(await repo.add(job_row(progress=i))).id for i in range(1_203)]
+        found = await repo.rows([*ids, "no-such-job"])
+        assert sorted(r.id for r in found) == sorted(ids)
+        assert {r.id: r.progress for r in found}[ids[7]] == 7
+        assert await repo.rows([]) == []
+    finally:
+        await db.close()
