@@ -7,6 +7,7 @@ Jobs run the real worker image on runner-node-0.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import websockets
 import yaml
 
 from support.cluster import Cluster
@@ -332,6 +334,16 @@ def import_images() -> None:
     assert imported.returncode == 0, (
         f"import failed:\n{imported.stdout[-3000:]}\n{imported.stderr[-3000:]}"
     )
+
+
+async def follow(url: str, timeout: float = 240) -> list[dict[str, Any]]:
+    """Every message of a job's WebSocket, until the server closes it."""
+    messages: list[dict[str, Any]] = []
+    async with websockets.connect(url) as socket:
+        async with asyncio.timeout(timeout):
+            async for raw in socket:
+                messages.append(json.loads(raw))
+    return messages
 
 
 def kubectl_columns(cluster: Cluster, namespace: str) -> dict[str, list[str]]:

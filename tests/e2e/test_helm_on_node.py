@@ -8,7 +8,6 @@ worker pod transcribes jfk.flac, and the status comes back through PostgreSQL an
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import subprocess
@@ -20,10 +19,9 @@ from typing import Any
 
 import httpx
 import pytest
-import websockets
 import yaml
 
-from deployment import ROOT, build_images, import_images
+from deployment import ROOT, build_images, follow, import_images
 from helpers import JFK_TEXT, free_port
 from support.cluster import Cluster
 from wer import wer
@@ -175,15 +173,6 @@ def gateway_url(installed: Release) -> Iterator[str]:
     yield from port_forward(installed)
 
 
-async def follow(url: str) -> list[dict[str, Any]]:
-    messages: list[dict[str, Any]] = []
-    async with websockets.connect(url) as socket:
-        async with asyncio.timeout(300):
-            async for raw in socket:
-                messages.append(json.loads(raw))
-    return messages
-
-
 async def test_helm_install_with_dev_values_transcribes_on_the_real_node(
     installed: Release, gateway_url: str, jfk: Path
 ) -> None:
@@ -218,7 +207,7 @@ async def test_helm_install_with_dev_values_transcribes_on_the_real_node(
         assert created.status_code == 202, created.text
         job_id = created.json()["id"]
         ws = f"{gateway_url.replace('http', 'ws')}/api/v1/job/ws/{job_id}?token={key}"
-        messages = await follow(ws)
+        messages = await follow(ws, timeout=300)
         final = messages[-1]
         assert final["status"] == "completed", (final, release.story())
         assert wer(JFK_TEXT, final["result_text"]) <= 0.1

@@ -3,28 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import websockets
 
-from deployment import Deployment, kubectl_columns
+from deployment import Deployment, follow, kubectl_columns
 from helpers import JFK_TEXT
 from wer import wer
 
 pytestmark = [pytest.mark.k8s, pytest.mark.slow]
-
-
-async def follow(url: str) -> list[dict[str, Any]]:
-    messages: list[dict[str, Any]] = []
-    async with websockets.connect(url) as socket:
-        async with asyncio.timeout(240):
-            async for raw in socket:
-                messages.append(json.loads(raw))
-    return messages
 
 
 async def test_presigned_upload_runs_as_a_job_on_the_real_node(

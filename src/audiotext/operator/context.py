@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
+from typing import Any
 
 from kubernetes_asyncio import client
 
@@ -11,6 +12,7 @@ from audiotext.bus import EventBus, open_bus
 from audiotext.config import Settings
 from audiotext.db.repository import JobRepository
 from audiotext.db.session import Database
+from audiotext.kube import constants as k
 from audiotext.kube.client import api_client
 from audiotext.services.jobs import JobService
 from audiotext.storage import open_storage
@@ -43,6 +45,18 @@ class OperatorContext:
     @property
     def objects(self) -> client.CustomObjectsApi:
         return client.CustomObjectsApi(self.api)
+
+    async def patch_status(self, namespace: str, name: str, changes: dict[str, Any]) -> None:
+        """Merge ``changes`` into a TranscriptionJob's status subresource."""
+        await self.objects.patch_namespaced_custom_object_status(  # type: ignore[call-arg]
+            k.GROUP,
+            k.VERSION,
+            namespace,
+            k.PLURAL,
+            name,
+            {"status": changes},
+            _content_type=k.MERGE_PATCH,
+        )
 
     async def close(self) -> None:
         for closer in (self.api.close, self.bus.close, self.db.close):

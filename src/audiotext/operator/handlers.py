@@ -177,15 +177,7 @@ async def job_changed(body: kopf.Body, type: str, memo: kopf.Memo, **_: Any) -> 
     await _copy_row(context, job_id, desired, observation)
     changes = status_changes(current, desired)
     if changes:
-        await context.objects.patch_namespaced_custom_object_status(  # type: ignore[call-arg]
-            k.GROUP,
-            k.VERSION,
-            namespace,
-            k.PLURAL,
-            name,
-            {"status": changes},
-            _content_type=k.MERGE_PATCH,
-        )
+        await context.patch_status(namespace, name, changes)
     if observation.phase in k.FINAL_PHASES:
         _progress(memo).forget(job_id)
     else:

@@ -19,7 +19,6 @@ from kubernetes_asyncio.client.exceptions import ApiException
 
 from audiotext.db.models import TranscriptionJobRow
 from audiotext.jobs.errors import AudioTextError
-from audiotext.kube import constants as k
 from audiotext.operator.context import OperatorContext
 
 log = logging.getLogger(__name__)
@@ -113,15 +112,7 @@ class ProgressMirror:
             return
         namespace, name = where
         try:
-            await self.context.objects.patch_namespaced_custom_object_status(  # type: ignore[call-arg]
-                k.GROUP,
-                k.VERSION,
-                namespace,
-                k.PLURAL,
-                name,
-                {"status": changes},
-                _content_type=k.MERGE_PATCH,
-            )
+            await self.context.patch_status(namespace, name, changes)
         except ApiException as exc:
             if exc.status == 404:
                 self.forget(job_id)
