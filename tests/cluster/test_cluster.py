@@ -119,14 +119,14 @@ def test_server_version_and_nodes(k8s_cluster: Cluster) -> None:
     assert runner["status"]["nodeInfo"]["kubeletVersion"].startswith("v1.34.")
     assert runner["metadata"]["labels"]["audiotext.io/runner"] == "true"
     assert {"key": "audiotext.io/runner", "value": "true", "effect": "NoSchedule"} in [
-        {k: t[k] for k in ("key", "value", "effect")} for t in runner["spec"]["taints"]
+        {k: t.get(k) for k in ("key", "value", "effect")} for t in runner["spec"]["taints"]
     ]
 
     gpu = nodes["gpu-node-0"]
     assert gpu["metadata"]["labels"]["nvidia.com/gpu.present"] == "true"
     assert gpu["status"]["capacity"]["nvidia.com/gpu"] == "1"
     assert {"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"} in [
-        {k: t[k] for k in ("key", "value", "effect")} for t in gpu["spec"]["taints"]
+        {k: t.get(k) for k in ("key", "value", "effect")} for t in gpu["spec"]["taints"]
     ]
     assert "nvidia.com/gpu" not in nodes["cpu-node-0"]["status"]["capacity"]
 
