@@ -15,6 +15,7 @@ source "${HERE}/machine.sh"
 
 [[ "$(id -u)" == 0 ]] || die "the test cluster needs root"
 if [[ ! -d "${STATE_DIR}" ]]; then
+  restore_network  # the bridge and the node IP are the cluster's by name, whoever left them
   log "no cluster is running"
   exit 0
 fi

@@ -123,7 +123,11 @@ restore_network() {
   if ip -o link show "${BRIDGE}" >/dev/null 2>&1; then
     ip link delete "${BRIDGE}" 2>/dev/null || log "could not delete ${BRIDGE}"
   fi
-  if ip -o addr show dev lo | grep -qw "${NODE_IP}/32"; then
-    ip addr delete "${NODE_IP}/32" dev lo 2>/dev/null || log "could not remove ${NODE_IP} from lo"
-  fi
+  local try
+  for try in 1 2 3; do
+    ip -o addr show dev lo | grep -qw "${NODE_IP}/32" || return 0
+    ip addr delete "${NODE_IP}/32" dev lo 2>/dev/null || true
+    sleep "0.${try}"
+  done
+  ! ip -o addr show dev lo | grep -qw "${NODE_IP}/32" || log "could not remove ${NODE_IP} from lo"
 }

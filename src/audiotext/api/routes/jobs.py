@@ -111,8 +111,11 @@ def _first_error(exc: ValidationError) -> str:
 
 
 @router.get("/status/{job_id}", response_model=JobPublic, summary="A job's status and result")
-async def get_status(job_id: str, jobs: JobServiceDep, owner: OwnerDep) -> JobPublic:
-    return await jobs.get(job_id, owner=owner)
+async def get_status(job_id: str, jobs: JobServiceDep, owner: OwnerDep) -> Response:
+    # The hottest route: serialised once by the model it already is, not dumped, validated
+    # again and encoded by FastAPI's response_model path (which still documents it).
+    job = await jobs.get(job_id, owner=owner)
+    return Response(job.model_dump_json(), media_type="application/json")
 
 
 @router.get("/read", response_model=JobList, summary="Jobs, newest first")
