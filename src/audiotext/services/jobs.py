@@ -133,27 +133,8 @@ class JobService:
     async def _create(
         self, request: JobRequest, key: str, *, owner: str | None, duration: float | None
     ) -> JobPublic:
-        options = dict(request.options)
-        if request.prompt is not None:
-            options["prompt"] = request.prompt
-        if request.temperature is not None:
-            options["temperature"] = request.temperature
-        row = TranscriptionJobRow(
-            filename=request.filename[:255],
-            url=self.storage.url_for(key),
-            status=JobStatus.PENDING,
-            description=request.description,
-            model=request.model or self.settings.model,
-            engine=request.engine or self.settings.engine,
-            language=request.language,
-            task=request.task,
-            progress=0,
-            attempts=0,
-            options=options,
-            owner=owner,
-            callback_url=request.callback_url,
-            audio_duration_seconds=duration,
-            callback_attempts=0,
+        row = self._pending_row(
+            request, self.storage.url_for(key), owner=owner, audio_duration_seconds=duration
         )
         row = await self.repo.add(row)
         job = JobPublic.of(row)
@@ -166,13 +147,14 @@ class JobService:
             raise BackendUnavailable(f"job {job.id} could not be scheduled: {exc.message}") from exc
         return job
 
-    async def register(self, job_id: str, request: JobRequest, url: str) -> JobPublic:
-        """The row of a job that started outside the gateway (``kubectl apply``)."""
-        existing = await self.repo.find(job_id)
-        if existing is not None:
-            return JobPublic.of(existing)
-        row = TranscriptionJobRow(
-            id=job_id,
+    def _pending_row(self, request: JobRequest, url: str, **fields: Any) -> TranscriptionJobRow:
+        """A new job's row as the request asks for it; ``fields`` adds id, owner, duration."""
+        options = dict(request.options)
+        if request.prompt is not None:
+            options["prompt"] = request.prompt
+        if request.temperature is not None:
+            options["temperature"] = request.temperature
+        return TranscriptionJobRow(
             filename=request.filename[:255],
             url=url,
             status=JobStatus.PENDING,
@@ -183,9 +165,18 @@ class JobService:
             task=request.task,
             progress=0,
             attempts=0,
-            options=dict(request.options),
+            options=options,
+            callback_url=request.callback_url,
             callback_attempts=0,
+            **fields,
         )
+
+    async def register(self, job_id: str, request: JobRequest, url: str) -> JobPublic:
+        """The row of a job that started outside the gateway (``kubectl apply``)."""
+        existing = await self.repo.find(job_id)
+        if existing is not None:
+            return JobPublic.of(existing)
+        row = self._pending_row(request, url, id=job_id)
         job = JobPublic.of(await self.repo.add(row))
         await self._publish(job)
         return job
