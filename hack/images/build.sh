@@ -33,16 +33,21 @@ for u in $ULIMITS; do ulimit_args="$ulimit_args --ulimit $u"; done
 # .dockerignore lets through, the build arguments and the bases. An image whose
 # label carries the same digest is up to date and is not rebuilt at all (podman
 # would take seconds per image just to hash its cached layers).
+# An image with a context of its own (devservers) reads neither the project's sources nor
+# its version, so only its Dockerfile and that context count.
 inputs_digest() {  # dockerfile context
     {
-        printf '%s\n' "$1" "$index_args" "$version" "$revision"
+        printf '%s\n' "$1" "$index_args"
         "$PODMAN" image inspect --format '{{.Id}}' "$BASE_IMAGE" "$BUILD_BASE_IMAGE"
         if [ "$2" != "$ROOT" ]; then
+            sha256sum "$ROOT/$1"
             (cd "$2" && find . -type f | LC_ALL=C sort | xargs -d "\n" sha256sum)
+        else
+            printf '%s\n' "$version" "$revision"
+            (cd "$ROOT" && find "$1" .dockerignore pyproject.toml README.md LICENSE src -type f \
+                ! -path '*/__pycache__/*' ! -name '*.py[cod]' ! -path '*.egg-info/*' 2>/dev/null \
+                | LC_ALL=C sort | xargs -d "\n" sha256sum)
         fi
-        (cd "$ROOT" && find "$1" .dockerignore pyproject.toml README.md LICENSE src -type f \
-            ! -path '*/__pycache__/*' ! -name '*.py[cod]' ! -path '*.egg-info/*' 2>/dev/null \
-            | LC_ALL=C sort | xargs -d "\n" sha256sum)
     } | sha256sum | cut -c1-64
 }
 
