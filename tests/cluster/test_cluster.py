@@ -7,7 +7,6 @@ runner-node-0's containerd (localhost/audiotext-testbox:dev); nothing is pulled.
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import time
 import urllib.request
@@ -276,27 +275,7 @@ def test_logs_exec_and_port_forward(k8s_cluster: Cluster, ns: str) -> None:
     out = k8s_cluster.run("exec", "web", "-n", ns, "--", "cat", "/www/index.html").stdout
     assert out.strip() == "hello-from-web"
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    forward = subprocess.Popen(
-        [
-            str(k8s_cluster.kubectl),
-            "--kubeconfig",
-            str(k8s_cluster.kubeconfig),
-            "port-forward",
-            "-n",
-            ns,
-            "--address",
-            "127.0.0.1",
-            "pod/web",
-            f"{port}:8080",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
+    with k8s_cluster.port_forward(ns, "pod/web", 8080) as (port, _):
         body = ""
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -307,9 +286,6 @@ def test_logs_exec_and_port_forward(k8s_cluster: Cluster, ns: str) -> None:
             except OSError:
                 time.sleep(0.3)
         assert body.strip() == "hello-from-web"
-    finally:
-        forward.terminate()
-        forward.wait(timeout=10)
 
 
 def test_gpu_job_lands_on_gpu_node(k8s_cluster: Cluster, ns: str) -> None:

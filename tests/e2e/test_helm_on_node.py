@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from deployment import ROOT, build_images, follow, import_images
-from helpers import JFK_TEXT, free_port
+from helpers import JFK_TEXT
 from support.cluster import Cluster
 from wer import wer
 
@@ -134,25 +134,11 @@ def installed(release: Release, tmp_path: Path) -> Release:
     return release
 
 
-def port_forward(release: Release) -> Iterator[str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            str(release.cluster.kubectl),
-            "--kubeconfig",
-            str(release.cluster.kubeconfig),
-            "-n",
-            release.namespace,
-            "port-forward",
-            f"svc/{release.fullname}-gateway",
-            f"{port}:3203",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
+@pytest.fixture
+def gateway_url(installed: Release) -> Iterator[str]:
+    target = f"svc/{installed.fullname}-gateway"
+    with installed.cluster.port_forward(installed.namespace, target, 3203) as (port, forward):
+        url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
         while True:
             try:
@@ -160,17 +146,9 @@ def port_forward(release: Release) -> Iterator[str]:
                     break
             except httpx.HTTPError:
                 pass
-            assert proc.poll() is None and time.monotonic() < deadline, "port-forward failed"
+            assert forward.poll() is None and time.monotonic() < deadline, "port-forward failed"
             time.sleep(0.3)
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-
-
-@pytest.fixture
-def gateway_url(installed: Release) -> Iterator[str]:
-    yield from port_forward(installed)
 
 
 async def test_helm_install_with_dev_values_transcribes_on_the_real_node(

@@ -10,9 +10,11 @@ Load it with ``pytest_plugins = ["support.cluster"]``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import socket
 import subprocess
 import time
 from collections.abc import Iterator, Sequence
@@ -137,6 +139,40 @@ class Cluster:
                 f"kubectl {' '.join(args)} exited {proc.returncode}: {proc.stderr.strip()}"
             )
         return proc
+
+    @contextlib.contextmanager
+    def port_forward(
+        self, namespace: str, target: str, remote_port: int
+    ) -> Iterator[tuple[int, subprocess.Popen[str]]]:
+        """``kubectl port-forward`` TARGET to a free loopback port: yields (port, process).
+
+        The caller waits for what answers there; the forward stops on leaving the block.
+        """
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = int(probe.getsockname()[1])
+        process = subprocess.Popen(
+            [
+                str(self.kubectl),
+                "--kubeconfig",
+                str(self.kubeconfig),
+                "port-forward",
+                "-n",
+                namespace,
+                "--address",
+                "127.0.0.1",
+                target,
+                f"{port}:{remote_port}",
+            ],
+            stdout=subprocess.DEVNULL,  # a line per connection, never read
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            yield port, process
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
 
     def json(self, *args: str) -> Any:
         """``kubectl ARGS -o json``, parsed."""
