@@ -121,7 +121,9 @@ restore_sysctls
 remove_tree() {
   local dir="$1"
   [[ -e "${dir}" ]] || return 0
-  if awk '{print $5}' /proc/self/mountinfo | grep -qE "^$(realpath "${dir}")(/|$)"; then
+  # awk filters (no `| grep -q`: under pipefail an early grep exit reads as "no mount").
+  if awk -v d="$(realpath "${dir}")" '$5 == d || index($5, d "/") == 1 {found = 1} END {exit !found}' \
+      /proc/self/mountinfo; then
     log "leaving ${dir}: something is still mounted under it"
     return 0
   fi

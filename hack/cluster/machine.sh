@@ -117,6 +117,14 @@ restore_paths() {
   done
 }
 
+# Read before matching: under pipefail, `ip ... | grep -q` fails when grep exits first and
+# ip gets SIGPIPE, which would read as "not there".
+node_ip_on_lo() {
+  local addrs
+  addrs="$(ip -o addr show dev lo)"
+  grep -qw "${NODE_IP}/32" <<<"${addrs}"
+}
+
 # The bridge and the node IP (a /32 on lo) are the cluster's by name, whoever left them:
 # removed even when a crashed run left them behind before the last snapshot.
 restore_network() {
@@ -125,9 +133,9 @@ restore_network() {
   fi
   local try
   for try in 1 2 3; do
-    ip -o addr show dev lo | grep -qw "${NODE_IP}/32" || return 0
+    node_ip_on_lo || return 0
     ip addr delete "${NODE_IP}/32" dev lo 2>/dev/null || true
     sleep "0.${try}"
   done
-  ! ip -o addr show dev lo | grep -qw "${NODE_IP}/32" || log "could not remove ${NODE_IP} from lo"
+  ! node_ip_on_lo || log "could not remove ${NODE_IP} from lo"
 }

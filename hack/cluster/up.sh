@@ -205,7 +205,9 @@ node_ready() {
   [[ "$(kubectl_admin get node "$1" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}')" == True ]]
 }
 no_taint_left() {
-  ! kubectl_admin get nodes -o jsonpath='{.items[*].spec.taints[*].key}' | grep -q 'node.kubernetes.io/not-ready'
+  local taints
+  taints="$(kubectl_admin get nodes -o jsonpath='{.items[*].spec.taints[*].key}')"
+  [[ "${taints}" != *node.kubernetes.io/not-ready* ]]
 }
 wait_for "${NODE_NAME} Ready" 60 kubelet node_ready "${NODE_NAME}"
 for node in "${KWOK_NODES[@]}"; do wait_for "${node} Ready" 60 kwok node_ready "${node}"; done

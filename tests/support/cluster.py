@@ -47,34 +47,8 @@ CLUSTER_PROGRAMS = frozenset(
         "pause",
     }
 )
-# Sysctls the kubelet, kube-proxy and the bridge plugin may change (as in hack/cluster/lib.sh).
-WATCHED_SYSCTLS = (
-    "kernel.panic",
-    "kernel.panic_on_oops",
-    "vm.overcommit_memory",
-    "vm.panic_on_oom",
-    "net.ipv4.ip_forward",
-    "net.ipv6.conf.all.forwarding",
-    "net.ipv4.conf.all.route_localnet",
-    "net.bridge.bridge-nf-call-iptables",
-    "net.bridge.bridge-nf-call-ip6tables",
-    "net.netfilter.nf_conntrack_max",
-    "net.netfilter.nf_conntrack_tcp_timeout_established",
-    "net.netfilter.nf_conntrack_tcp_timeout_close_wait",
-)
 # iptables lines that belong to a test cluster.
 CLUSTER_RULE = re.compile(r"KUBE-|AUDIOTEXT|atcni|10\.244\.|10\.96\.")
-FIXED_PATHS = (
-    "/var/lib/kubelet",
-    "/run/containerd",
-    "/var/lib/cni",
-    "/var/log/containers",
-    "/var/log/pods",
-    "/opt/cni",
-    "/var/lib/containerd",
-    "/run/runc",
-    "/usr/libexec/kubernetes",
-)
 
 
 class ClusterError(RuntimeError):
@@ -90,7 +64,18 @@ def _shell_vars(path: Path) -> dict[str, str]:
     return values
 
 
+def _shell_array(path: Path, name: str) -> tuple[str, ...]:
+    match = re.search(rf"^{name}=\((.*?)\)", path.read_text(), re.MULTILINE | re.DOTALL)
+    if match is None:
+        raise ValueError(f"{path} defines no array {name}")
+    return tuple(match.group(1).split())
+
+
 VERSIONS = _shell_vars(CLUSTER_HACK / "versions.env")
+# What cluster-down restores, read from the script that restores it, so the test compares
+# exactly that set.
+WATCHED_SYSCTLS = _shell_array(CLUSTER_HACK / "lib.sh", "WATCHED_SYSCTLS")
+FIXED_PATHS = _shell_array(CLUSTER_HACK / "lib.sh", "FIXED_PATHS")
 
 
 @dataclass
