@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 import uuid
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -234,3 +235,24 @@ def test_minio_stop_and_start_keep_port_and_data(minio_server: MinioServer, buck
 
     assert minio_server.port == port
     assert s3.get_object(Bucket=bucket, Key="kept.txt")["Body"].read() == b"before the restart"
+
+
+def _listening_addresses(port: int) -> set[str]:
+    """The IPv4 addresses with a listening TCP socket on ``port`` (from /proc/net/tcp)."""
+    addresses = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        local, state = line.split()[1], line.split()[3]
+        address, local_port = local.split(":")
+        if state == "0A" and int(local_port, 16) == port:
+            addresses.add(socket.inet_ntoa(bytes.fromhex(address)[::-1]))
+    return addresses
+
+
+@pytest.mark.s3
+def test_minio_with_an_address_for_pods_listens_there_and_on_loopback_only() -> None:
+    # 127.0.0.2 stands in for the cluster's host-ip (also an address on lo).
+    with MinioServer(hosts=("127.0.0.1", "127.0.0.2")) as server:
+        assert _listening_addresses(server.port) == {"127.0.0.1", "127.0.0.2"}
+        bucket = f"pods-{uuid.uuid4().hex[:12]}"
+        server.client().create_bucket(Bucket=bucket)
+        assert bucket in [b["Name"] for b in server.client().list_buckets()["Buckets"]]

@@ -549,8 +549,10 @@ class MinioServer(ManagedServer):
         self.data_dir.mkdir()
 
     def command(self) -> list[str]:
-        # MinIO takes one listen address: with extra hosts it listens on every interface.
-        bind = LOOPBACK if self.hosts == (LOOPBACK,) else ""
+        # MinIO takes one listen address and adds loopback itself: given the address pods
+        # reach, it listens there and on loopback, not on every interface.
+        bind = self.hosts[-1]
+        bind = "" if bind in _WILDCARDS else bind
         return [
             str(self.binary), "server", str(self.data_dir),
             "--address", f"{bind}:{self.port}",
