@@ -96,11 +96,17 @@ async def test_presigned_flow_with_websocket_and_every_transcript_format(
         assert conflict.status_code == 409
 
 
-async def test_websocket_for_unknown_job_is_refused(server_url: str) -> None:
+async def test_websocket_for_unknown_job_is_404(server_url: str) -> None:
     ws_url = server_url.replace("http://", "ws://")
-    with pytest.raises(websockets.exceptions.InvalidStatus):
+    with pytest.raises(websockets.exceptions.InvalidStatus) as refused:
         async with websockets.connect(f"{ws_url}/api/v1/job/ws/nope") as socket:
             await socket.recv()
+    assert refused.value.response.status_code == 404
+    assert refused.value.response.headers["content-type"] == "application/json"
+    assert json.loads(refused.value.response.body) == {
+        "detail": "job nope not found",
+        "code": "job_not_found",
+    }
 
 
 async def test_multipart_flow_and_listing(client: httpx.AsyncClient, jfk: Path) -> None:
