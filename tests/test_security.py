@@ -15,6 +15,7 @@ import pytest
 import websockets
 from openai import AsyncOpenAI
 
+from audiotext.api.app import create_app
 from audiotext.config import Settings
 from audiotext.db.session import Database
 from audiotext.services.keys import ApiKeyService
@@ -241,12 +242,15 @@ async def test_security_headers_and_cors(tmp_path: Path) -> None:
         assert "access-control-allow-credentials" not in response.headers
 
 
-async def test_slow_requests_are_cut_off(tmp_path: Path) -> None:
+async def test_slow_requests_are_cut_off_with_504(tmp_path: Path) -> None:
     settings = make_settings(tmp_path, request_timeout_seconds=0.000001)
     async with running_app(settings) as (_, client):
         response = await client.get("/api/v1/job/read")
-        assert response.status_code == 503
-        assert response.json()["code"] == "request_timeout"
+        assert response.status_code == 504
+        assert response.json() == {"detail": "the request took too long", "code": "request_timeout"}
+    spec = create_app(settings).openapi()
+    documented = spec["paths"]["/api/v1/job/read"]["get"]["responses"]
+    assert documented["504"]["description"] == "The request took too long"
 
 
 def wav_header(data_bytes: int, claimed: int) -> bytes:

@@ -104,4 +104,5 @@ ERROR_MEANINGS = {
     429: "Rate limit or job quota reached",
     500: "The transcription failed",
     503: "A backend is unavailable",
+    504: "The request took too long",
 }

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 import time
 from collections.abc import Callable
@@ -12,7 +11,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from audiotext.api.backends import Backends
 from audiotext.api.errors import send_error
-from audiotext.jobs.errors import AudioTextError, RateLimited
+from audiotext.jobs.errors import AudioTextError, GatewayTimeout, RateLimited
 
 PUBLIC_PATHS = frozenset(
     {
@@ -142,17 +141,8 @@ class TimeoutMiddleware:
                 await self.app(scope, receive, tracking_send)
         except TimeoutError:
             if not started:
-                data = json.dumps(
-                    {"detail": "the request took too long", "code": "request_timeout"}
-                ).encode()
-                await send(
-                    {
-                        "type": "http.response.start",
-                        "status": 503,
-                        "headers": [(b"content-type", b"application/json")],
-                    }
-                )
-                await send({"type": "http.response.body", "body": data})
+                # 504, not 503: the backends are up, this one request was too slow.
+                await send_error(scope, send, GatewayTimeout("the request took too long"))
 
 
 class SecurityHeadersMiddleware:

@@ -64,6 +64,13 @@ class UploadRejected(AudioTextError):
     code = "upload_rejected"
 
 
+class GatewayTimeout(AudioTextError):
+    """The gateway gave up on a request that took too long."""
+
+    status_code = 504
+    code = "request_timeout"
+
+
 class BackendUnavailable(AudioTextError):
     status_code = 503
     code = "backend_unavailable"
