@@ -161,6 +161,21 @@ async def test_too_large_multipart_is_413_while_streaming(tmp_path: Path) -> Non
         await assert_nothing_left(client, settings)
 
 
+@pytest.mark.parametrize("path", ["/api/v1/job/transcribe", "/v1/audio/transcriptions"])
+async def test_file_one_byte_over_the_limit_is_413(tmp_path: Path, jfk: Path, path: str) -> None:
+    data = jfk.read_bytes()
+    # Within the allowance the body limit gives multipart framing: the file itself is checked.
+    settings = Settings(data_dir=tmp_path / "data", max_upload_bytes=len(data) - 1)
+    async with running_app(settings) as (_, client):
+        files = {"file": ("jfk.flac", data, "audio/flac")}
+        response = await client.post(path, files=files, data={"model": "whisper-1"})
+        assert response.status_code == 413, response.text
+        body = response.json()
+        code = body["error"]["code"] if path.startswith("/v1/") else body["code"]
+        assert code == "payload_too_large"
+        await assert_nothing_left(client, settings)
+
+
 async def test_declared_too_large_is_413_before_reading(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path / "data", max_upload_bytes=1000)
     async with running_app(settings) as (_, client):

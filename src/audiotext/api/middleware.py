@@ -10,7 +10,8 @@ from collections.abc import Callable
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-# Multipart framing and form fields around the file.
+# Multipart framing and form fields around the file; the saved file itself is held to the
+# exact limit by the job service.
 MULTIPART_SLACK = 64 * 1024
 
 
