@@ -86,6 +86,12 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(
         10 * 1024 * 1024, gt=0, description="Largest accepted audio file, in bytes."
     )
+    upload_idle_timeout_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="Longest pause between two chunks of an upload's body before it is cut "
+        "off with 408.",
+    )
     upload_url_expires_seconds: int = Field(
         3600, ge=60, le=7 * 24 * 3600, description="Lifetime of presigned upload URLs."
     )

@@ -64,6 +64,13 @@ class UploadRejected(AudioTextError):
     code = "upload_rejected"
 
 
+class RequestTimeout(AudioTextError):
+    """The client stopped sending an upload's body part-way."""
+
+    status_code = 408
+    code = "upload_timeout"
+
+
 class GatewayTimeout(AudioTextError):
     """The gateway gave up on a request that took too long."""
 

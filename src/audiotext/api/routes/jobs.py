@@ -60,7 +60,7 @@ def _request_of(fields: dict[str, Any], filename: str) -> JobRequest:
     response_model=JobPublic,
     summary="Start a job for an uploaded object (JSON) or a file (multipart)",
     openapi_extra=_TRANSCRIBE_BODY,
-    responses=error_responses(400, 413, 415),
+    responses=error_responses(400, 408, 413, 415),
 )
 async def transcribe(
     request: Request, jobs: JobServiceDep, owner: OwnerDep, settings: SettingsDep
