@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 from pathlib import Path
 
 import httpx
@@ -9,7 +11,7 @@ import pytest
 
 from audiotext.config import Settings
 
-from helpers import running_app
+from helpers import free_port, live_server, running_app
 
 
 def stored_files(settings: Settings) -> list[Path]:
@@ -159,6 +161,77 @@ async def test_too_large_multipart_is_413_while_streaming(tmp_path: Path) -> Non
         assert "limit" in response.json()["detail"]
         assert sent < 2_000_000, "the body was read far past the limit"
         await assert_nothing_left(client, settings)
+
+
+@pytest.mark.parametrize("path", ["/api/v1/job/transcribe", "/v1/audio/transcriptions"])
+async def test_file_one_byte_over_the_limit_is_413(tmp_path: Path, jfk: Path, path: str) -> None:
+    data = jfk.read_bytes()
+    # Within the allowance the body limit gives multipart framing: the file itself is checked.
+    settings = Settings(data_dir=tmp_path / "data", max_upload_bytes=len(data) - 1)
+    async with running_app(settings) as (_, client):
+        files = {"file": ("jfk.flac", data, "audio/flac")}
+        response = await client.post(path, files=files, data={"model": "whisper-1"})
+        assert response.status_code == 413, response.text
+        body = response.json()
+        code = body["error"]["code"] if path.startswith("/v1/") else body["code"]
+        assert code == "payload_too_large"
+        await assert_nothing_left(client, settings)
+
+
+async def stalled_request(port: int, head: str, body: bytes) -> tuple[bytes, dict[str, str]]:
+    """Send a request's head and the start of its body, then nothing: the status line and
+    the JSON the server answers with."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(head.replace("\n", "\r\n").encode() + b"\r\n" + body)
+        await writer.drain()
+        answer = await asyncio.wait_for(reader.read(), 10)
+    finally:
+        writer.close()
+    status_line, _, rest = answer.partition(b"\r\n")
+    return status_line, json.loads(rest.partition(b"\r\n\r\n")[2])
+
+
+async def test_upload_that_stops_arriving_is_408(tmp_path: Path, jfk: Path) -> None:
+    settings = Settings(
+        data_dir=tmp_path / "data", port=free_port(), upload_idle_timeout_seconds=0.5
+    )
+    data = jfk.read_bytes()
+    async with live_server(settings) as url:
+        status_line, body = await stalled_request(
+            settings.port,
+            "POST /api/v1/job/transcribe HTTP/1.1\nHost: audiotext.test\n"
+            "Content-Type: multipart/form-data; boundary=b\nContent-Length: 500000\n",
+            b'--b\r\nContent-Disposition: form-data; name="file"; filename="a.flac"\r\n\r\n'
+            + data[:50_000],
+        )
+        assert status_line == b"HTTP/1.1 408 Request Timeout", status_line
+        assert body["code"] == "upload_timeout" and "0.5 seconds" in body["detail"]
+        async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+            # A presigned upload to local storage that stalls leaves no partial object.
+            signed = (
+                await client.post(
+                    "/api/v1/audio/presigned-url",
+                    json={"filename": "a.flac", "content_type": "audio/flac", "size": len(data)},
+                )
+            ).json()
+            target = signed["upload_url"].removeprefix(url)
+            status_line, body = await stalled_request(
+                settings.port,
+                f"PUT {target} HTTP/1.1\nHost: audiotext.test\nContent-Type: audio/flac\n"
+                f"Content-Length: {len(data)}\n",
+                data[:50_000],
+            )
+            assert status_line == b"HTTP/1.1 408 Request Timeout", status_line
+            await assert_nothing_left(client, settings)
+            # A client that sends its whole body promptly may then wait for the result as
+            # long as it takes: the idle limit is only on the body.
+            with jfk.open("rb") as f:
+                done = await client.post(
+                    "/v1/audio/transcriptions", files={"file": f}, data={"model": "whisper-1"}
+                )
+            assert done.status_code == 200, done.text
+            assert "country" in done.json()["text"]
 
 
 async def test_declared_too_large_is_413_before_reading(tmp_path: Path) -> None:

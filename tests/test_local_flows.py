@@ -6,6 +6,7 @@ import asyncio
 import json
 import subprocess
 import sys
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,8 @@ import httpx
 import pytest
 import websockets
 from openai import AsyncOpenAI
+
+from audiotext.api.routes.ws import POLL_SECONDS
 
 from helpers import FORMATS, JFK_TEXT, SPOKEN_TEXT
 from wer import wer
@@ -96,11 +99,47 @@ async def test_presigned_flow_with_websocket_and_every_transcript_format(
         assert conflict.status_code == 409
 
 
-async def test_websocket_for_unknown_job_is_refused(server_url: str) -> None:
+async def test_websocket_streams_progress_while_the_job_runs(
+    server_url: str, long_speech: Path
+) -> None:
     ws_url = server_url.replace("http://", "ws://")
-    with pytest.raises(websockets.exceptions.InvalidStatus):
+    async with httpx.AsyncClient(base_url=server_url, timeout=60) as client:
+        files = {"file": ("long.flac", long_speech.read_bytes(), "audio/flac")}
+        created = await client.post("/api/v1/job/transcribe", files=files)
+        assert created.status_code == 202, created.text
+    job_id = created.json()["id"]
+    loop = asyncio.get_running_loop()
+    messages: list[tuple[float, dict[str, Any]]] = []
+    async with websockets.connect(f"{ws_url}/api/v1/job/ws/{job_id}") as socket:
+        async for raw in socket:
+            messages.append((loop.time(), json.loads(raw)))
+        assert socket.close_code == 1000
+    last = messages[-1][1]
+    assert last["status"] == "completed" and last["progress"] == 100, last
+    running = [
+        (at, m["progress"])
+        for at, m in messages[:-1]
+        if m["status"] == "processing" and 0 < m["progress"] < 100
+    ]
+    assert len(running) >= 2, [(m["status"], m["progress"]) for _, m in messages]
+    assert [p for _, p in running] == sorted(p for _, p in running)
+    # The fallback poll sends at most one message per POLL_SECONDS: updates closer together
+    # than that came through the event bus as the job moved.
+    gaps = [b - a for (a, _), (b, _) in pairwise(running)]
+    assert sum(gap < POLL_SECONDS for gap in gaps) > len(gaps) / 2, gaps
+
+
+async def test_websocket_for_unknown_job_is_404(server_url: str) -> None:
+    ws_url = server_url.replace("http://", "ws://")
+    with pytest.raises(websockets.exceptions.InvalidStatus) as refused:
         async with websockets.connect(f"{ws_url}/api/v1/job/ws/nope") as socket:
             await socket.recv()
+    assert refused.value.response.status_code == 404
+    assert refused.value.response.headers["content-type"] == "application/json"
+    assert json.loads(refused.value.response.body) == {
+        "detail": "job nope not found",
+        "code": "job_not_found",
+    }
 
 
 async def test_multipart_flow_and_listing(client: httpx.AsyncClient, jfk: Path) -> None:

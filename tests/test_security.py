@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import struct
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import pytest
 import websockets
 from openai import AsyncOpenAI
 
+from audiotext.api.app import create_app
 from audiotext.config import Settings
 from audiotext.db.session import Database
 from audiotext.services.keys import ApiKeyService
@@ -118,6 +120,29 @@ async def test_openai_sdk_api_key_and_websocket_auth(auth_settings: Settings, jf
 
 
 @pytest.mark.slow
+async def test_tenants_cannot_stream_each_others_jobs(auth_settings: Settings, jfk: Path) -> None:
+    async with live_server(auth_settings) as url:
+        _, alice = await new_key(auth_settings, "alice")
+        _, bob = await new_key(auth_settings, "bob")
+        async with httpx.AsyncClient(base_url=url, headers=bearer(alice), timeout=60) as client:
+            files = {"file": ("jfk.flac", jfk.read_bytes(), "audio/flac")}
+            job = (await client.post("/api/v1/job/transcribe", files=files)).json()
+        ws = url.replace("http", "ws") + f"/api/v1/job/ws/{job['id']}"
+        with pytest.raises(websockets.exceptions.InvalidStatus) as refused:
+            async with websockets.connect(ws, additional_headers=bearer(bob)):
+                pass
+        # The same answer as for a job that does not exist: nothing tells bob it does.
+        assert refused.value.response.status_code == 404
+        assert json.loads(refused.value.response.body) == {
+            "detail": f"job {job['id']} not found",
+            "code": "job_not_found",
+        }
+        async with websockets.connect(ws, additional_headers=bearer(alice)) as socket:
+            messages = [json.loads(m) async for m in socket]
+        assert messages[-1]["status"] == "completed"
+
+
+@pytest.mark.slow
 async def test_tenants_see_only_their_own_jobs(auth_settings: Settings, jfk: Path) -> None:
     async with running_app(auth_settings) as (_, client):
         alice_id, alice = await new_key(auth_settings, "alice")
@@ -169,6 +194,10 @@ async def test_rate_limit_gives_429_with_retry_after(tmp_path: Path) -> None:
         limited = await client.get("/api/v1/job/read", headers=bearer(secret))
         assert int(limited.headers["retry-after"]) >= 1
         assert limited.json()["code"] == "rate_limited"
+        # OpenAI clients read the error's type: a rate limit is rate_limit_error there.
+        openai_limited = await client.post("/v1/audio/transcriptions", headers=bearer(secret))
+        assert openai_limited.status_code == 429
+        assert openai_limited.json()["error"]["type"] == "rate_limit_error"
         # Another key has its own budget.
         _, other = await new_key(settings, "calm")
         assert (await client.get("/api/v1/job/read", headers=bearer(other))).status_code == 200
@@ -213,12 +242,15 @@ async def test_security_headers_and_cors(tmp_path: Path) -> None:
         assert "access-control-allow-credentials" not in response.headers
 
 
-async def test_slow_requests_are_cut_off(tmp_path: Path) -> None:
+async def test_slow_requests_are_cut_off_with_504(tmp_path: Path) -> None:
     settings = make_settings(tmp_path, request_timeout_seconds=0.000001)
     async with running_app(settings) as (_, client):
         response = await client.get("/api/v1/job/read")
-        assert response.status_code == 503
-        assert response.json()["code"] == "request_timeout"
+        assert response.status_code == 504
+        assert response.json() == {"detail": "the request took too long", "code": "request_timeout"}
+    spec = create_app(settings).openapi()
+    documented = spec["paths"]["/api/v1/job/read"]["get"]["responses"]
+    assert documented["504"]["description"] == "The request took too long"
 
 
 def wav_header(data_bytes: int, claimed: int) -> bytes:

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import os
+import tomllib
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    InitSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
 DEFAULT_PORT = 3203
 DEFAULT_MODEL = "tiny.en"
@@ -26,6 +33,12 @@ class Settings(BaseSettings):
         # Secrets may also come as files (a mounted Secret): one file per variable, named
         # like it, e.g. $AUDIOTEXT_SECRETS_DIR/AUDIOTEXT_DATABASE_URL.
         secrets_dir=os.environ.get("AUDIOTEXT_SECRETS_DIR") or None,
+    )
+
+    config_file: Path | None = Field(
+        None,
+        description="A TOML file of settings, keyed by the names below in lower case without "
+        "the prefix (max_upload_bytes = 1000000); environment variables win over it.",
     )
 
     # --- serving -------------------------------------------------------------------------
@@ -85,6 +98,12 @@ class Settings(BaseSettings):
     # --- uploads -------------------------------------------------------------------------
     max_upload_bytes: int = Field(
         10 * 1024 * 1024, gt=0, description="Largest accepted audio file, in bytes."
+    )
+    upload_idle_timeout_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="Longest pause between two chunks of an upload's body before it is cut "
+        "off with 408.",
     )
     upload_url_expires_seconds: int = Field(
         3600, ge=60, le=7 * 24 * 3600, description="Lifetime of presigned upload URLs."
@@ -201,6 +220,27 @@ class Settings(BaseSettings):
     )
     webhook_max_attempts: int = Field(5, ge=1, le=20, description="Delivery attempts.")
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Earlier sources win: arguments, then the environment, then secrets, then the file.
+        sources = (init_settings, env_settings, dotenv_settings, file_secret_settings)
+        given = (
+            init_settings.init_kwargs.get("config_file")
+            if isinstance(init_settings, InitSettingsSource)
+            else None
+        )
+        path = given or os.environ.get("AUDIOTEXT_CONFIG_FILE")
+        if not path:
+            return sources
+        return (*sources, config_file_source(settings_cls, Path(path)))
+
     @cached_property
     def resolved_database_url(self) -> str:
         url = self.database_url or f"sqlite:///{(self.data_dir / 'audiotext.db').resolve()}"
@@ -216,6 +256,22 @@ class Settings(BaseSettings):
             return self.public_url.rstrip("/")
         host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
         return f"http://{host}:{self.port}"
+
+
+def config_file_source(settings_cls: type[BaseSettings], path: Path) -> TomlConfigSettingsSource:
+    """The settings in a TOML file; a missing file or an unknown key is an error, not ignored."""
+    if not path.is_file():
+        raise ValueError(f"AUDIOTEXT_CONFIG_FILE: {path} is not a file")
+    try:
+        source = TomlConfigSettingsSource(settings_cls, toml_file=path)
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"AUDIOTEXT_CONFIG_FILE: {path} is not valid TOML: {exc}") from None
+    unknown = sorted(set(source.toml_data) - set(settings_cls.model_fields))
+    if unknown:
+        raise ValueError(
+            f"AUDIOTEXT_CONFIG_FILE: {path} has unknown settings: {', '.join(unknown)}"
+        )
+    return source
 
 
 def async_database_url(url: str) -> str:

@@ -9,6 +9,8 @@ import psycopg
 import pytest
 
 from audiotext.db.migrate import downgrade, upgrade
+from audiotext.db.session import Database
+from audiotext.services.keys import ApiKeyService
 
 from helpers import JFK_TEXT, final, make_settings, running_app, wait_for
 from support.servers import PostgresServer
@@ -98,3 +100,31 @@ async def test_jobs_on_postgres_and_503_while_it_is_down(
             await asyncio.sleep(0.2)
         assert again.status_code == 200 and again.json()["status"] == "completed"
         assert (await client.get("/readyz")).status_code == 200
+
+
+async def test_auth_with_the_database_down_is_503_in_each_shape(
+    postgres_server: PostgresServer, postgres_database: str, tmp_path: Path
+) -> None:
+    settings = make_settings(
+        tmp_path, database_url=postgres_database, database_pool_timeout=2, auth=True
+    )
+    async with running_app(settings) as (_, client):
+        db = Database(settings.resolved_database_url)
+        try:
+            _, secret = await ApiKeyService(db).create("while-down")
+        finally:
+            await db.close()
+        await asyncio.to_thread(postgres_server.stop)
+        try:
+            # The key was never seen, so checking it needs the database.
+            headers = {"Authorization": f"Bearer {secret}"}
+            openai = await client.post("/v1/audio/transcriptions", headers=headers)
+            assert openai.status_code == 503
+            error = openai.json()["error"]
+            assert error["type"] == "service_unavailable"
+            assert error["code"] == "backend_unavailable"
+            plain = await client.get("/api/v1/job/read", headers=headers)
+            assert plain.status_code == 503
+            assert plain.json()["code"] == "backend_unavailable"
+        finally:
+            await asyncio.to_thread(postgres_server.start)

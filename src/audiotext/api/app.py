@@ -62,13 +62,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in (health.router, uploads.router, jobs.router, ws.router, openai_audio.router):
         app.include_router(router)
     # Added innermost first: metrics → security headers → CORS → auth → body limit → timeout.
+    # Uploads are exempt from the request timeout (a large file takes long); the body limit
+    # bounds them instead, by size and by the pause between chunks.
     app.add_middleware(
         TimeoutMiddleware,
         seconds=lambda: settings.request_timeout_seconds,
         exempt=(*UPLOAD_PATHS, "/api/v1/job/ws/"),
     )
     app.add_middleware(
-        BodyLimitMiddleware, limit=lambda: settings.max_upload_bytes, paths=UPLOAD_PATHS
+        BodyLimitMiddleware,
+        limit=lambda: settings.max_upload_bytes,
+        idle_seconds=lambda: settings.upload_idle_timeout_seconds,
+        paths=UPLOAD_PATHS,
     )
     app.add_middleware(AuthMiddleware, backends=lambda: app.state.backends)
     if settings.cors_origins:

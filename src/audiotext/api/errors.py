@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -9,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Scope, Send
 
 from audiotext.jobs.errors import AudioTextError
 
@@ -17,28 +19,64 @@ log = logging.getLogger(__name__)
 OPENAI_PREFIX = "/v1/"
 
 
-def _openai_type(status: int) -> str:
+def openai_error_type(status: int) -> str:
+    """OpenAI's error ``type`` for a status, so its SDK and clients read the error right."""
     if status in (401, 403):
         return "authentication_error"
     if status == 429:
         return "rate_limit_error"
+    if status == 503:
+        return "service_unavailable"
     if status >= 500:
         return "server_error"
     return "invalid_request_error"
 
 
+def error_body(path: str, status: int, message: str, code: str) -> dict[str, Any]:
+    """The JSON of an error: OpenAI's shape under ``/v1/``, ours elsewhere."""
+    if path.startswith(OPENAI_PREFIX):
+        # OpenAI's error shape, so its SDK raises the matching exception class.
+        return {
+            "error": {
+                "message": message,
+                "type": openai_error_type(status),
+                "param": None,
+                "code": code,
+            }
+        }
+    return {"detail": message, "code": code}
+
+
 def error_response(
     request: Request, status: int, message: str, code: str, headers: dict[str, str] | None = None
 ) -> JSONResponse:
-    body: dict[str, Any]
-    if request.url.path.startswith(OPENAI_PREFIX):
-        # OpenAI's error shape, so its SDK raises the matching exception class.
-        body = {
-            "error": {"message": message, "type": _openai_type(status), "param": None, "code": code}
-        }
-    else:
-        body = {"detail": message, "code": code}
+    body = error_body(request.url.path, status, message, code)
     return JSONResponse(body, status_code=status, headers=headers)
+
+
+async def send_error(
+    scope: Scope, send: Send, exc: AudioTextError, headers: dict[str, str] | None = None
+) -> None:
+    """Answer with ``exc`` straight from ASGI middleware (before or instead of the app).
+
+    On a WebSocket that is not accepted yet this is an HTTP response too (the denial
+    response extension), so a client sees the same status and body as over plain HTTP.
+    """
+    data = json.dumps(error_body(scope["path"], exc.status_code, exc.message, exc.code)).encode()
+    extra = {**getattr(exc, "headers", {}), **(headers or {})}
+    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
+    raw += [(name.lower().encode(), value.encode()) for name, value in extra.items()]
+    if scope["type"] == "websocket":
+        if "websocket.http.response" not in scope.get("extensions", {}):
+            await send({"type": "websocket.close", "code": 1008, "reason": exc.message[:120]})
+            return
+        await send(
+            {"type": "websocket.http.response.start", "status": exc.status_code, "headers": raw}
+        )
+        await send({"type": "websocket.http.response.body", "body": data})
+        return
+    await send({"type": "http.response.start", "status": exc.status_code, "headers": raw})
+    await send({"type": "http.response.body", "body": data})
 
 
 def _validation_message(exc: RequestValidationError) -> str:

@@ -1,25 +1,38 @@
-"""ASGI middleware: upload limits enforced while the body streams in, and request metrics."""
+"""ASGI middleware: upload limits (size and pace) enforced while the body streams in, and
+request metrics."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-import json
 import time
 from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-# Multipart framing and form fields around the file.
+from audiotext.api.errors import send_error
+from audiotext.jobs.errors import AudioTextError, PayloadTooLarge, RequestTimeout
+
+# Multipart framing and form fields around the file; the saved file itself is held to the
+# exact limit by the job service.
 MULTIPART_SLACK = 64 * 1024
 
 
 class BodyLimitMiddleware:
-    """Cut a request off with 413 as soon as its body passes the limit, without buffering it."""
+    """Cut an upload off as soon as its body passes the size limit (413), without buffering
+    it, or when the client stops sending it for longer than the idle timeout (408)."""
 
-    def __init__(self, app: ASGIApp, limit: Callable[[], int], paths: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        limit: Callable[[], int],
+        idle_seconds: Callable[[], float],
+        paths: tuple[str, ...],
+    ) -> None:
         self.app = app
         self.limit = limit
+        self.idle_seconds = idle_seconds
         self.paths = paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -27,39 +40,57 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         limit = self.limit() + MULTIPART_SLACK
-        openai = scope["path"].startswith("/v1/")
+        too_large = PayloadTooLarge(f"the upload is larger than the limit of {self.limit()} bytes")
         declared = _content_length(scope)
         if declared is not None and declared > limit:
-            await _too_large(send, limit - MULTIPART_SLACK, openai)
+            await send_error(scope, send, too_large, CLOSE)
             return
+        idle = self.idle_seconds()
         received = 0
-        exceeded = False
+        body_done = False
+        refused: AudioTextError | None = None
         started = False
 
         async def limited_receive() -> Message:
-            nonlocal received, exceeded
-            message = await receive()
+            nonlocal received, body_done, refused
+            if body_done:
+                # After the body only a disconnect can come, whenever it comes: no timeout.
+                return await receive()
+            try:
+                async with asyncio.timeout(idle):
+                    message = await receive()
+            except TimeoutError:
+                refused = RequestTimeout(
+                    f"no part of the upload arrived for {idle:g} seconds; send the body "
+                    "without pausing"
+                )
+                raise _UploadRefused from None
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
+                body_done = not message.get("more_body", False)
                 if received > limit:
-                    exceeded = True
-                    raise _BodyTooLarge
+                    refused = too_large
+                    raise _UploadRefused
             return message
 
         async def guarded_send(message: Message) -> None:
             nonlocal started
-            if exceeded:
-                return  # the app's own error response is replaced by our 413
+            if refused is not None:
+                return  # the app's own error response is replaced by ours
             started = started or message["type"] == "http.response.start"
             await send(message)
 
-        with contextlib.suppress(_BodyTooLarge):
+        with contextlib.suppress(_UploadRefused):
             await self.app(scope, limited_receive, guarded_send)
-        if exceeded and not started:
-            await _too_large(send, limit - MULTIPART_SLACK, openai)
+        if refused is not None and not started:
+            await send_error(scope, send, refused, CLOSE)
 
 
-class _BodyTooLarge(Exception):
+# The rest of a refused body is never read: the connection cannot carry another request.
+CLOSE = {"Connection": "close"}
+
+
+class _UploadRefused(Exception):
     pass
 
 
@@ -71,35 +102,6 @@ def _content_length(scope: Scope) -> int | None:
             except ValueError:
                 return None
     return None
-
-
-async def _too_large(send: Send, limit: int, openai: bool) -> None:
-    message = f"the upload is larger than the limit of {limit} bytes"
-    body: dict[str, object] = (
-        {
-            "error": {
-                "message": message,
-                "type": "invalid_request_error",
-                "param": "file",
-                "code": "payload_too_large",
-            }
-        }
-        if openai
-        else {"detail": message, "code": "payload_too_large"}
-    )
-    data = json.dumps(body).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(data)).encode()),
-                (b"connection", b"close"),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": data})
 
 
 class MetricsMiddleware:

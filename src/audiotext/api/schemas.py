@@ -97,6 +97,7 @@ ERROR_MEANINGS = {
     400: "Broken or empty audio",
     401: "Missing or invalid API key",
     404: "Unknown job or object",
+    408: "The upload's body stopped arriving",
     409: "The job's state does not allow it",
     413: "Too large",
     415: "Not audio, or an unsupported format",
@@ -104,4 +105,5 @@ ERROR_MEANINGS = {
     429: "Rate limit or job quota reached",
     500: "The transcription failed",
     503: "A backend is unavailable",
+    504: "The request took too long",
 }

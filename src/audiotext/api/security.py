@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 import time
 from collections.abc import Callable
@@ -11,7 +10,8 @@ from collections.abc import Callable
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from audiotext.api.backends import Backends
-from audiotext.jobs.errors import AudioTextError, RateLimited
+from audiotext.api.errors import send_error
+from audiotext.jobs.errors import AudioTextError, GatewayTimeout, RateLimited
 
 PUBLIC_PATHS = frozenset(
     {
@@ -111,39 +111,10 @@ class AuthMiddleware:
             raise RateLimited(f"rate limit of {rate} requests per minute reached", math.ceil(wait))
 
 
-def error_body(path: str, exc: AudioTextError) -> bytes:
-    if path.startswith("/v1/"):
-        kind = "authentication_error" if exc.status_code == 401 else "rate_limit_error"
-        body: dict[str, object] = {
-            "error": {"message": exc.message, "type": kind, "param": None, "code": exc.code}
-        }
-    else:
-        body = {"detail": exc.message, "code": exc.code}
-    return json.dumps(body).encode()
-
-
 async def deny(scope: Scope, send: Send, exc: AudioTextError) -> None:
-    data = error_body(scope["path"], exc)
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
-    if exc.status_code == 401:
-        headers.append((b"www-authenticate", b'Bearer realm="audiotext"'))
-    for name, value in getattr(exc, "headers", {}).items():
-        headers.append((name.lower().encode(), value.encode()))
-    if scope["type"] == "websocket":
-        if "websocket.http.response" in scope.get("extensions", {}):
-            await send(
-                {
-                    "type": "websocket.http.response.start",
-                    "status": exc.status_code,
-                    "headers": headers,
-                }
-            )
-            await send({"type": "websocket.http.response.body", "body": data})
-        else:
-            await send({"type": "websocket.close", "code": 1008, "reason": exc.message[:120]})
-        return
-    await send({"type": "http.response.start", "status": exc.status_code, "headers": headers})
-    await send({"type": "http.response.body", "body": data})
+    """Refuse a request (or a WebSocket before it is accepted) with ``exc``."""
+    challenge = {"WWW-Authenticate": 'Bearer realm="audiotext"'} if exc.status_code == 401 else {}
+    await send_error(scope, send, exc, challenge)
 
 
 class TimeoutMiddleware:
@@ -170,17 +141,8 @@ class TimeoutMiddleware:
                 await self.app(scope, receive, tracking_send)
         except TimeoutError:
             if not started:
-                data = json.dumps(
-                    {"detail": "the request took too long", "code": "request_timeout"}
-                ).encode()
-                await send(
-                    {
-                        "type": "http.response.start",
-                        "status": 503,
-                        "headers": [(b"content-type", b"application/json")],
-                    }
-                )
-                await send({"type": "http.response.body", "body": data})
+                # 504, not 503: the backends are up, this one request was too slow.
+                await send_error(scope, send, GatewayTimeout("the request took too long"))
 
 
 class SecurityHeadersMiddleware:

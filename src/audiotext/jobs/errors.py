@@ -64,6 +64,20 @@ class UploadRejected(AudioTextError):
     code = "upload_rejected"
 
 
+class RequestTimeout(AudioTextError):
+    """The client stopped sending an upload's body part-way."""
+
+    status_code = 408
+    code = "upload_timeout"
+
+
+class GatewayTimeout(AudioTextError):
+    """The gateway gave up on a request that took too long."""
+
+    status_code = 504
+    code = "request_timeout"
+
+
 class BackendUnavailable(AudioTextError):
     status_code = 503
     code = "backend_unavailable"

@@ -74,6 +74,8 @@ class JobService:
         self, request: JobRequest, path: Path, content_type: str, *, owner: str | None = None
     ) -> JobPublic:
         """A job for audio the gateway received itself (multipart, OpenAI endpoints)."""
+        # The body limit allows for multipart framing; the file itself gets the exact limit.
+        self._check_size((await asyncio.to_thread(path.stat)).st_size)
         await self._admit(request, owner)
         info = await asyncio.to_thread(audio.probe, path)
         self._check_duration(info.duration)
@@ -95,11 +97,11 @@ class JobService:
         size = await self.storage.size(key)
         if size is None:
             raise ObjectNotFound("no such uploaded object; upload it with the presigned URL first")
-        if size > self.settings.max_upload_bytes:
+        try:
+            self._check_size(size)
+        except PayloadTooLarge:
             await self._forget_object(key)
-            raise PayloadTooLarge(
-                f"the audio is larger than {self.settings.max_upload_bytes} bytes"
-            )
+            raise
         await self._admit(request, owner)
         try:
             async with self.storage.local_path(key) as path:
@@ -121,6 +123,12 @@ class JobService:
         if request.callback_url:
             await check_outbound_url(
                 request.callback_url, allow_private=self.settings.webhook_allow_private
+            )
+
+    def _check_size(self, size: int) -> None:
+        if size > self.settings.max_upload_bytes:
+            raise PayloadTooLarge(
+                f"the audio is larger than {self.settings.max_upload_bytes} bytes"
             )
 
     def _check_duration(self, duration: float | None) -> None:

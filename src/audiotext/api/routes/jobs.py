@@ -60,7 +60,7 @@ def _request_of(fields: dict[str, Any], filename: str) -> JobRequest:
     response_model=JobPublic,
     summary="Start a job for an uploaded object (JSON) or a file (multipart)",
     openapi_extra=_TRANSCRIBE_BODY,
-    responses=error_responses(400, 413, 415),
+    responses=error_responses(400, 408, 413, 415),
 )
 async def transcribe(
     request: Request, jobs: JobServiceDep, owner: OwnerDep, settings: SettingsDep
@@ -110,7 +110,12 @@ def _first_error(exc: ValidationError) -> str:
     return "invalid parameters: " + "; ".join(parts)
 
 
-@router.get("/status/{job_id}", response_model=JobPublic, summary="A job's status and result")
+@router.get(
+    "/status/{job_id}",
+    response_model=JobPublic,
+    summary="A job's status and result",
+    responses=error_responses(504),
+)
 async def get_status(job_id: str, jobs: JobServiceDep, owner: OwnerDep) -> Response:
     # The hottest route: serialised once by the model it already is, not dumped, validated
     # again and encoded by FastAPI's response_model path (which still documents it).
@@ -118,7 +123,9 @@ async def get_status(job_id: str, jobs: JobServiceDep, owner: OwnerDep) -> Respo
     return Response(job.model_dump_json(), media_type="application/json")
 
 
-@router.get("/read", response_model=JobList, summary="Jobs, newest first")
+@router.get(
+    "/read", response_model=JobList, summary="Jobs, newest first", responses=error_responses(504)
+)
 async def list_jobs(
     jobs: JobServiceDep,
     owner: OwnerDep,
@@ -134,7 +141,7 @@ async def list_jobs(
     "/{job_id}",
     response_model=JobPublic,
     summary="Cancel a pending or running job",
-    responses=error_responses(409),
+    responses=error_responses(409, 504),
 )
 async def cancel_job(job_id: str, jobs: JobServiceDep, owner: OwnerDep) -> JobPublic:
     return await jobs.cancel(job_id, owner=owner)
@@ -150,7 +157,7 @@ async def cancel_job(job_id: str, jobs: JobServiceDep, owner: OwnerDep) -> JobPu
                 m.split(";")[0]: {"schema": {"type": "string"}} for m in MEDIA_TYPES.values()
             }
         },
-        **error_responses(409),
+        **error_responses(409, 504),
     },
 )
 async def get_transcript(

@@ -28,7 +28,7 @@ router = APIRouter(
                 "application/x-subrip": {"schema": {"type": "string"}},
             }
         },
-        **error_responses(400, 401, 413, 415, 422, 429, 500, 503, openai=True),
+        **error_responses(400, 401, 408, 413, 415, 422, 429, 500, 503, openai=True),
     },
 )
 

@@ -18,7 +18,7 @@ router = APIRouter(
     "/presigned-url",
     response_model=PresignedUrlPublic,
     summary="A presigned PUT URL for one audio upload",
-    responses=error_responses(413, 415),
+    responses=error_responses(413, 415, 504),
 )
 async def create_presigned_url(
     body: PresignedUrlCreate, uploads: UploadServiceDep, owner: OwnerDep

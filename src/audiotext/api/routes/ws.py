@@ -9,7 +9,8 @@ from typing import Any
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect, status
 
 from audiotext.api.deps import JobServiceDep, OwnerDep
-from audiotext.jobs.errors import AudioTextError, JobNotFound
+from audiotext.api.errors import send_error
+from audiotext.jobs.errors import AudioTextError
 from audiotext.jobs.states import JobStatus
 from audiotext.services.jobs import JobService
 
@@ -26,8 +27,10 @@ async def job_updates(
 ) -> None:
     try:
         await jobs.get(job_id, owner=owner)
-    except JobNotFound:
-        await websocket.close(code=status.WS_1008_POLICY_VIOLATION, reason="job not found")
+    except AudioTextError as exc:
+        # Refused before the upgrade, as plain HTTP: 404 for an unknown job (or another
+        # key's), 503 with the database down, the same JSON body as the REST routes.
+        await send_error(websocket.scope, websocket.send, exc)
         return
     await websocket.accept()
     try:
