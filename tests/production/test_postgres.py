@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 
 import psycopg
@@ -98,3 +99,43 @@ async def test_jobs_on_postgres_and_503_while_it_is_down(
             await asyncio.sleep(0.2)
         assert again.status_code == 200 and again.json()["status"] == "completed"
         assert (await client.get("/readyz")).status_code == 200
+
+
+@pytest.mark.slow
+async def test_database_outage_while_jobs_wait_does_not_stop_the_runner(
+    postgres_server: PostgresServer,
+    postgres_database: str,
+    tmp_path: Path,
+    jfk: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """One runner, a queued job that meets the outage when it is claimed: all still finish."""
+    settings = make_settings(
+        tmp_path, database_url=postgres_database, database_pool_timeout=2, local_concurrency=1
+    )
+    caplog.set_level(logging.WARNING, logger="audiotext.executor.local")
+    async with running_app(settings) as (_, client):
+        files = {"file": ("jfk.flac", jfk.read_bytes(), "audio/flac")}
+        ids = [
+            (await client.post("/api/v1/job/transcribe", files=files)).json()["id"] for _ in "ab"
+        ]
+        await wait_for(client, ids[0], lambda j: j["status"] == "processing")
+
+        await asyncio.to_thread(postgres_server.stop)
+        try:
+            for _ in range(300):
+                if any(f"job {ids[1]} could not run" in r.getMessage() for r in caplog.records):
+                    break
+                await asyncio.sleep(0.1)
+            else:
+                raise AssertionError("the queued job was never tried during the outage")
+            ready = (await client.get("/readyz")).json()
+            assert ready["checks"]["executor"] == "ok", ready
+        finally:
+            await asyncio.to_thread(postgres_server.start)
+
+        for job_id in ids:
+            job = await wait_for(client, job_id, final)
+            assert job["status"] == "completed", job
+        later = (await client.post("/api/v1/job/transcribe", files=files)).json()
+        assert (await wait_for(client, later["id"], final))["status"] == "completed"
