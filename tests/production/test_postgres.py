@@ -139,3 +139,22 @@ async def test_database_outage_while_jobs_wait_does_not_stop_the_runner(
             assert job["status"] == "completed", job
         later = (await client.post("/api/v1/job/transcribe", files=files)).json()
         assert (await wait_for(client, later["id"], final))["status"] == "completed"
+
+
+@pytest.mark.slow
+async def test_a_second_gateway_leaves_a_running_job_to_the_first(
+    postgres_database: str, tmp_path: Path, long_speech: Path
+) -> None:
+    """Gateways on one database: a start-up takes over only jobs whose heartbeat is stale."""
+    settings = make_settings(tmp_path, database_url=postgres_database, heartbeat_seconds=1)
+    async with running_app(settings) as (_, first):
+        files = {"file": ("long.flac", long_speech.read_bytes(), "audio/flac")}
+        created = (await first.post("/api/v1/job/transcribe", files=files)).json()
+        await wait_for(first, created["id"], lambda j: j["progress"] > 0)
+        async with running_app(settings) as (_, second):
+            await asyncio.sleep(2)
+            job = (await second.get(f"/api/v1/job/status/{created['id']}")).json()
+            assert job["status"] == "processing" and job["attempts"] == 1, job
+        job = await wait_for(first, created["id"], final, timeout=180)
+    assert job["status"] == "completed" and job["attempts"] == 1, job
+    assert job["error_message"] is None

@@ -56,17 +56,16 @@ class LocalExecutor:
                 log.exception("stale-job reaper failed; trying again")
 
     async def _recover(self) -> None:
-        """Queue again what an earlier process left pending or running."""
+        """Queue again what an earlier process left pending, and running jobs gone silent.
+
+        A running job with a fresh heartbeat belongs to another live gateway on the same
+        database, so only stale ones are taken over (all of them when heartbeats are off).
+        """
         for row in await self.jobs.unfinished():
-            if row.status == JobStatus.PROCESSING:
-                if row.attempts >= self.settings.max_attempts:
-                    await self.jobs.fail(
-                        row.id,
-                        f"interrupted {row.attempts} times (server restarts); giving up",
-                    )
-                    continue
-                await self.jobs.requeue(row.id, "interrupted by a server restart; retrying")
-            self.queue.put_nowait(row.id)
+            if row.status == JobStatus.PENDING:
+                self.queue.put_nowait(row.id)
+        for job in await self.jobs.reap_stale():
+            log.warning("job %s was left running: %s", job.id, job.status.value)
 
     async def submit(self, job: JobPublic) -> None:
         self.queue.put_nowait(job.id)
