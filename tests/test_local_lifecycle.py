@@ -7,13 +7,14 @@ import os
 import signal
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 
 from audiotext.db.migrate import upgrade
-from audiotext.db.models import TranscriptionJobRow
+from audiotext.db.models import TranscriptionJobRow, utcnow
 from audiotext.db.repository import JobRepository
 from audiotext.db.session import Database
 from audiotext.jobs.states import JobStatus
@@ -28,6 +29,7 @@ pytestmark = pytest.mark.slow
 async def test_restart_requeues_interrupted_jobs(tmp_path: Path, jfk: Path) -> None:
     """Rows a crashed server left behind: resumed, or failed once attempts are used up."""
     settings = make_settings(tmp_path, max_attempts=3)
+    silent_since = utcnow() - timedelta(seconds=settings.stale_job_seconds + 60)
     await asyncio.to_thread(upgrade, settings.resolved_database_url)
     storage = open_storage(settings)
     db = Database(settings.resolved_database_url)
@@ -51,6 +53,7 @@ async def test_restart_requeues_interrupted_jobs(tmp_path: Path, jfk: Path) -> N
             attempts=attempts,
             options={},
             callback_attempts=0,
+            heartbeat_at=silent_since if status == JobStatus.PROCESSING else None,
         )
         rows[name] = (await repo.add(row)).id
     await db.close()
@@ -63,7 +66,7 @@ async def test_restart_requeues_interrupted_jobs(tmp_path: Path, jfk: Path) -> N
     assert wer(JFK_TEXT, running["result_text"]) <= 0.1
     assert queued["status"] == "completed" and queued["attempts"] == 1
     assert exhausted["status"] == "failed"
-    assert "interrupted 3 times" in exhausted["error_message"]
+    assert "(3 attempts); giving up" in exhausted["error_message"]
 
 
 async def test_cancel_running_and_pending_jobs(
@@ -110,13 +113,18 @@ async def test_cancel_running_and_pending_jobs(
 
 
 def test_killed_server_resumes_job_on_restart(tmp_path: Path, long_speech: Path) -> None:
-    """A real process, killed with SIGKILL mid-job: the next start finishes the job."""
+    """A real process, killed with SIGKILL mid-job: the next start finishes the job.
+
+    It takes the job over once the job's heartbeat is stale, as it would from any gateway.
+    """
     port = free_port()
     env = {
         **os.environ,
         "AUDIOTEXT_PORT": str(port),
         "AUDIOTEXT_DATA_DIR": str(tmp_path / "data"),
         "AUDIOTEXT_CPU_THREADS": "2",
+        "AUDIOTEXT_HEARTBEAT_SECONDS": "1",
+        "AUDIOTEXT_STALE_JOB_SECONDS": "5",
     }
     audiotext = str(Path(sys.executable).parent / "audiotext")
     base = f"http://127.0.0.1:{port}"

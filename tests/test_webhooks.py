@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import hmac
 import json
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -101,7 +102,7 @@ async def _callback_status(client: Any, job_id: str) -> str:
     ],
 )
 async def test_private_and_odd_callbacks_are_refused(tmp_path: Path, jfk: Path, url: str) -> None:
-    settings = make_settings(tmp_path)
+    settings = make_settings(tmp_path, webhook_secret="hook-secret")
     async with running_app(settings) as (_, client):
         files = {"file": ("jfk.flac", jfk.read_bytes(), "audio/flac")}
         response = await client.post(
@@ -110,3 +111,22 @@ async def test_private_and_odd_callbacks_are_refused(tmp_path: Path, jfk: Path, 
         assert response.status_code == 422, response.text
         assert "callback_url" in response.json()["detail"]
         assert (await client.get("/api/v1/job/read")).json()["total"] == 0
+
+
+async def test_callbacks_are_refused_without_a_webhook_secret(
+    tmp_path: Path, jfk: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Deliveries signed with an empty key could be forged: no secret, no callback_url."""
+    settings = make_settings(tmp_path, webhook_allow_private=True)
+    caplog.set_level(logging.WARNING, logger="audiotext.services.webhooks")
+    async with running_app(settings) as (_, client):
+        assert any("AUDIOTEXT_WEBHOOK_SECRET" in r.getMessage() for r in caplog.records)
+        files = {"file": ("jfk.flac", jfk.read_bytes(), "audio/flac")}
+        response = await client.post(
+            "/api/v1/job/transcribe", files=files, data={"callback_url": "http://127.0.0.1:9/h"}
+        )
+        assert response.status_code == 422, response.text
+        assert "AUDIOTEXT_WEBHOOK_SECRET" in response.json()["detail"]
+        assert (await client.get("/api/v1/job/read")).json()["total"] == 0
+        plain = await client.post("/api/v1/job/transcribe", files=files)
+        assert plain.status_code == 202, "jobs without a callback are unaffected"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 
 import psycopg
@@ -128,3 +129,62 @@ async def test_auth_with_the_database_down_is_503_in_each_shape(
             assert plain.json()["code"] == "backend_unavailable"
         finally:
             await asyncio.to_thread(postgres_server.start)
+
+
+@pytest.mark.slow
+async def test_database_outage_while_jobs_wait_does_not_stop_the_runner(
+    postgres_server: PostgresServer,
+    postgres_database: str,
+    tmp_path: Path,
+    jfk: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """One runner, a queued job that meets the outage when it is claimed: all still finish."""
+    settings = make_settings(
+        tmp_path, database_url=postgres_database, database_pool_timeout=2, local_concurrency=1
+    )
+    caplog.set_level(logging.WARNING, logger="audiotext.executor.local")
+    async with running_app(settings) as (_, client):
+        files = {"file": ("jfk.flac", jfk.read_bytes(), "audio/flac")}
+        ids = [
+            (await client.post("/api/v1/job/transcribe", files=files)).json()["id"] for _ in "ab"
+        ]
+        await wait_for(client, ids[0], lambda j: j["status"] == "processing")
+
+        await asyncio.to_thread(postgres_server.stop)
+        try:
+            for _ in range(300):
+                if any(f"job {ids[1]} could not run" in r.getMessage() for r in caplog.records):
+                    break
+                await asyncio.sleep(0.1)
+            else:
+                raise AssertionError("the queued job was never tried during the outage")
+            ready = (await client.get("/readyz")).json()
+            assert ready["checks"]["executor"] == "ok", ready
+        finally:
+            await asyncio.to_thread(postgres_server.start)
+
+        for job_id in ids:
+            job = await wait_for(client, job_id, final)
+            assert job["status"] == "completed", job
+        later = (await client.post("/api/v1/job/transcribe", files=files)).json()
+        assert (await wait_for(client, later["id"], final))["status"] == "completed"
+
+
+@pytest.mark.slow
+async def test_a_second_gateway_leaves_a_running_job_to_the_first(
+    postgres_database: str, tmp_path: Path, long_speech: Path
+) -> None:
+    """Gateways on one database: a start-up takes over only jobs whose heartbeat is stale."""
+    settings = make_settings(tmp_path, database_url=postgres_database, heartbeat_seconds=1)
+    async with running_app(settings) as (_, first):
+        files = {"file": ("long.flac", long_speech.read_bytes(), "audio/flac")}
+        created = (await first.post("/api/v1/job/transcribe", files=files)).json()
+        await wait_for(first, created["id"], lambda j: j["progress"] > 0)
+        async with running_app(settings) as (_, second):
+            await asyncio.sleep(2)
+            job = (await second.get(f"/api/v1/job/status/{created['id']}")).json()
+            assert job["status"] == "processing" and job["attempts"] == 1, job
+        job = await wait_for(first, created["id"], final, timeout=180)
+    assert job["status"] == "completed" and job["attempts"] == 1, job
+    assert job["error_message"] is None

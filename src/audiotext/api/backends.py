@@ -60,6 +60,7 @@ class Backends:
         )
 
     async def start(self) -> None:
+        self.webhooks.check_configuration()
         await self.bus.start()
         await self.executor.start()
 

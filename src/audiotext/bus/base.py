@@ -20,7 +20,12 @@ class EventBus(Protocol):
     def subscribe(self, job_id: str) -> AbstractAsyncContextManager[AsyncIterator[Event]]:
         """Events of one job, in order, from the moment the context is entered."""
 
-    async def last(self, job_id: str) -> Event | None: ...
+    async def last(self, job_id: str) -> Event | None:
+        """The last event published for ``job_id``, for tools that read the bus.
+
+        The gateway does not need it: every change reaches the database before its event
+        is published, so the database is never older than this.
+        """
 
     async def start(self) -> None: ...
 

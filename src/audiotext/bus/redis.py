@@ -18,6 +18,9 @@ from audiotext.jobs.errors import BackendUnavailable
 log = logging.getLogger(__name__)
 
 LAST_STATE_TTL_SECONDS = 24 * 3600
+# How long start() waits for the subscription: events published earlier would reach no one,
+# but a Redis that is down must not keep the gateway from starting.
+SUBSCRIBE_WAIT_SECONDS = 3.0
 
 
 def last_state_key(job_id: str) -> str:
@@ -60,14 +63,23 @@ class RedisBus:
     async def start(self) -> None:
         if self._listener is None:
             self._listener = asyncio.create_task(self._listen(), name="redis-bus-listener")
+        try:
+            async with asyncio.timeout(SUBSCRIBE_WAIT_SECONDS):
+                await self._connected.wait()
+        except TimeoutError:
+            log.warning("redis subscription not ready yet; live updates start once it is")
 
     async def _listen(self) -> None:
         """Keep one pattern subscription alive, reconnecting with backoff when Redis goes away."""
         delay = 0.2
         while True:
-            pubsub = self.client.pubsub(ignore_subscribe_messages=True)
+            pubsub = self.client.pubsub()
             try:
                 await pubsub.psubscribe(f"{CHANNEL_PREFIX}:*")
+                # Sending the command is not enough: only Redis's confirmation says that
+                # events published from now on will arrive.
+                while (await pubsub.get_message(timeout=1.0) or {}).get("type") != "psubscribe":
+                    pass
                 self._connected.set()
                 delay = 0.2
                 while True:
@@ -90,10 +102,13 @@ class RedisBus:
                     await pubsub.aclose()  # type: ignore[no-untyped-call]
 
     async def ping(self) -> None:
+        """Redis answers and this process is subscribed (else its clients get no events)."""
         try:
             await asyncio.wait_for(self.client.ping(), timeout=3)
         except (RedisError, OSError, TimeoutError) as exc:
             raise BackendUnavailable(f"redis unavailable: {exc}") from exc
+        if not self._connected.is_set():
+            raise BackendUnavailable("redis answers but the event subscription is not up yet")
 
     async def close(self) -> None:
         if self._listener is not None:

@@ -8,7 +8,7 @@ import logging
 from typing import Any
 
 from audiotext.engine import EngineRegistry
-from audiotext.jobs.errors import InvalidTransition, JobNotFound
+from audiotext.jobs.errors import BackendUnavailable, InvalidTransition, JobNotFound
 from audiotext.jobs.schemas import JobPublic
 from audiotext.jobs.states import JobStatus
 from audiotext.pipeline import Outcome, run_job
@@ -18,6 +18,9 @@ log = logging.getLogger(__name__)
 
 RETRY_DELAY_SECONDS = 1.0
 MAX_RETRY_DELAY_SECONDS = 30.0
+# Doublings from the first delay to the longest: an outage is waited out for this many retries
+# plus ``max_attempts`` at the longest delay before the job is failed.
+_RETRIES_TO_LONGEST_DELAY = 6
 
 
 class LocalExecutor:
@@ -29,7 +32,7 @@ class LocalExecutor:
         self.running: dict[str, asyncio.Task[Outcome]] = {}
         self._runners: list[asyncio.Task[None]] = []
         self._closing = False
-        self._backoff: dict[str, float] = {}
+        self._interruptions: dict[str, int] = {}  # job id → outage-interrupted runs in a row
         self._retries: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
@@ -53,17 +56,16 @@ class LocalExecutor:
                 log.exception("stale-job reaper failed; trying again")
 
     async def _recover(self) -> None:
-        """Queue again what an earlier process left pending or running."""
+        """Queue again what an earlier process left pending, and running jobs gone silent.
+
+        A running job with a fresh heartbeat belongs to another live gateway on the same
+        database, so only stale ones are taken over (all of them when heartbeats are off).
+        """
         for row in await self.jobs.unfinished():
-            if row.status == JobStatus.PROCESSING:
-                if row.attempts >= self.settings.max_attempts:
-                    await self.jobs.fail(
-                        row.id,
-                        f"interrupted {row.attempts} times (server restarts); giving up",
-                    )
-                    continue
-                await self.jobs.requeue(row.id, "interrupted by a server restart; retrying")
-            self.queue.put_nowait(row.id)
+            if row.status == JobStatus.PENDING:
+                self.queue.put_nowait(row.id)
+        for job in await self.jobs.reap_stale():
+            log.warning("job %s was left running: %s", job.id, job.status.value)
 
     async def submit(self, job: JobPublic) -> None:
         self.queue.put_nowait(job.id)
@@ -83,51 +85,97 @@ class LocalExecutor:
         return self.queue.qsize()
 
     async def _runner(self) -> None:
+        """Run queued jobs one after another; no error of one job ends the loop."""
         while True:
             job_id = await self.queue.get()
-            task = asyncio.create_task(run_job(job_id, self.jobs, self.engines))
-            self.running[job_id] = task
-            try:
-                await asyncio.wait({task})
-            finally:
-                self.running.pop(job_id, None)
-            if task.cancelled():
-                continue  # the job was cancelled; its row already says so
-            if task.result() is Outcome.TRANSIENT:
+            outcome = await self._run(job_id)
+            if outcome is Outcome.TRANSIENT:
                 # Retry in the background so this runner serves the rest of the queue.
                 retry = asyncio.create_task(self._retry(job_id))
                 self._retries.add(retry)
                 retry.add_done_callback(self._retries.discard)
-            else:
-                self._backoff.pop(job_id, None)
+            elif outcome is not None:
+                self._interruptions.pop(job_id, None)
+
+    async def _run(self, job_id: str) -> Outcome | None:
+        """One run of a job; None when it was cancelled (its row already says so)."""
+        task = asyncio.create_task(run_job(job_id, self.jobs, self.engines))
+        self.running[job_id] = task
+        try:
+            await asyncio.wait({task})
+        finally:
+            self.running.pop(job_id, None)
+        if task.cancelled():
+            return None
+        try:
+            return task.result()
+        except BackendUnavailable as exc:
+            # Raised where the run could not catch it (claiming the job, recording a failure).
+            log.warning("job %s could not run: %s", job_id, exc.message)
+            return Outcome.TRANSIENT
+        except Exception as exc:
+            log.exception("job %s failed outside its run", job_id)
+            try:
+                await self.jobs.fail(job_id, f"{type(exc).__name__}: {exc}")
+            except (InvalidTransition, JobNotFound):
+                pass
+            except BackendUnavailable:
+                return Outcome.TRANSIENT
+            except Exception:
+                log.exception("could not fail job %s", job_id)
+            return Outcome.FAILED
 
     async def _retry(self, job_id: str) -> None:
-        """A backend outage interrupted the run: queue it again once, with backoff.
+        """A backend outage interrupted the run: queue it again, with backoff.
 
-        The interrupted run does not count as an attempt, so an outage longer than a few
-        retries never fails a job; the job waits as pending, never stuck as processing.
+        The interrupted run does not count as an attempt; instead the outage is waited out
+        with a growing delay, ``max_attempts`` times at the longest, before the job is failed,
+        so a backend that never comes back cannot keep a job pending forever.
         """
-        delay = self._backoff.get(job_id, RETRY_DELAY_SECONDS)
-        self._backoff[job_id] = min(delay * 2, MAX_RETRY_DELAY_SECONDS)
-        try:
-            row = await self.jobs.repo.get(job_id)
-            await self.jobs.repo.transition(
-                job_id,
-                JobStatus.PENDING,
-                only_from=[JobStatus.PROCESSING],
-                attempts=max(0, row.attempts - 1),
-                progress=0,
-                error_message="a backend was unavailable; retrying",
-            )
-        except (InvalidTransition, JobNotFound):
-            self._backoff.pop(job_id, None)
-            return
-        except Exception:
-            # The database itself is away: the stale-job reaper requeues it once it is back.
-            log.exception("could not requeue job %s", job_id)
+        count = self._interruptions.get(job_id, 0) + 1
+        self._interruptions[job_id] = count
+        delay = min(RETRY_DELAY_SECONDS * 2 ** (count - 1), MAX_RETRY_DELAY_SECONDS)
+        give_up = count > self.settings.max_attempts + _RETRIES_TO_LONGEST_DELAY
+        wait = delay
+        while True:
+            try:
+                if give_up:
+                    await self.jobs.fail(
+                        job_id, f"a backend was unavailable for {count} tries; giving up"
+                    )
+                else:
+                    await self._hand_back(job_id)
+                break
+            except (InvalidTransition, JobNotFound):
+                self._interruptions.pop(job_id, None)
+                return  # finished, cancelled or deleted meanwhile
+            except BackendUnavailable as exc:
+                # The database itself is away: only this task can put the job back, so wait.
+                log.warning("job %s not requeued yet: %s", job_id, exc.message)
+            except Exception:
+                log.exception("could not requeue job %s; failing it", job_id)
+                give_up = True
+            await asyncio.sleep(wait)
+            wait = min(wait * 2, MAX_RETRY_DELAY_SECONDS)
+        if give_up:
+            self._interruptions.pop(job_id, None)
             return
         await asyncio.sleep(delay)
         self.queue.put_nowait(job_id)
+
+    async def _hand_back(self, job_id: str) -> None:
+        """Put an interrupted job back to pending; one that never started already is."""
+        row = await self.jobs.repo.get(job_id)
+        if row.status == JobStatus.PENDING:
+            return
+        await self.jobs.repo.transition(
+            job_id,
+            JobStatus.PENDING,
+            only_from=[JobStatus.PROCESSING],
+            attempts=max(0, row.attempts - 1),
+            progress=0,
+            error_message="a backend was unavailable; retrying",
+        )
 
     async def close(self) -> None:
         """Stop runners; running jobs go back to pending so the next start resumes them."""

@@ -83,6 +83,13 @@ class BackendUnavailable(AudioTextError):
     code = "backend_unavailable"
 
 
+class StorageRefused(AudioTextError):
+    """Object storage refused a request that retrying will not fix (credentials, policy)."""
+
+    status_code = 500
+    code = "storage_refused"
+
+
 class EngineError(AudioTextError):
     """The speech engine failed on audio that looked valid."""
 

@@ -121,6 +121,12 @@ class JobService:
         if owner is not None and quota > 0 and await self.repo.count_active(owner) >= quota:
             raise RateLimited(f"this key already has {quota} pending or running jobs", 5)
         if request.callback_url:
+            if not self.settings.webhook_secret.get_secret_value():
+                # Signed with an empty key, anyone could forge the deliveries.
+                raise InvalidParameter(
+                    "callback_url needs a webhook secret: this server has no "
+                    "AUDIOTEXT_WEBHOOK_SECRET, so its deliveries could be forged"
+                )
             await check_outbound_url(
                 request.callback_url, allow_private=self.settings.webhook_allow_private
             )

@@ -39,6 +39,14 @@ class WebhookSender:
         self.backoff_seconds = backoff_seconds
         self._tasks: set[asyncio.Task[bool]] = set()
 
+    def check_configuration(self) -> None:
+        """Said once at start-up, so operators learn why callbacks are refused."""
+        if not self.settings.webhook_secret.get_secret_value():
+            log.warning(
+                "AUDIOTEXT_WEBHOOK_SECRET is not set: jobs with a callback_url are refused "
+                "(422), since unsigned webhooks could be forged"
+            )
+
     async def on_final(self, job: JobPublic) -> None:
         """Final-state hook: deliver in the background so the state change is not held up."""
         if not job.callback_url:
@@ -51,6 +59,10 @@ class WebhookSender:
         assert job.callback_url
         body = json.dumps(job.event(), separators=(",", ":")).encode()
         secret = self.settings.webhook_secret.get_secret_value().encode()
+        if not secret:
+            # A job accepted before the secret was removed: never send a forgeable delivery.
+            await self._record(job.id, 0, "failed: AUDIOTEXT_WEBHOOK_SECRET is not set")
+            return False
         status = "not delivered"
         attempts = 0
         async with httpx.AsyncClient(timeout=10, follow_redirects=False) as client:

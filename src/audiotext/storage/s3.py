@@ -11,13 +11,68 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import boto3
+from boto3.exceptions import S3UploadFailedError
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    NoCredentialsError,
+    PartialCredentialsError,
+)
 
-from audiotext.jobs.errors import BackendUnavailable, InvalidParameter, ObjectNotFound
+from audiotext.jobs.errors import (
+    AudioTextError,
+    BackendUnavailable,
+    InvalidParameter,
+    ObjectNotFound,
+    StorageRefused,
+)
 from audiotext.storage.base import PresignedUpload
 
 _MISSING = {"404", "NoSuchKey", "NotFound"}
+# HEAD answers carry no error body, so a bare 403 stands for any of the named refusals.
+_DENIED = {
+    "403",
+    "AccessDenied",
+    "AllAccessDisabled",
+    "ExpiredToken",
+    "InvalidAccessKeyId",
+    "InvalidToken",
+    "SignatureDoesNotMatch",
+}
+_BUSY = {
+    "RequestLimitExceeded",
+    "RequestTimeout",
+    "SlowDown",
+    "Throttling",
+    "ThrottlingException",
+    "TooManyRequests",
+}
+
+
+def storage_error(exc: Exception, key: str = "") -> AudioTextError:
+    """What a boto3 failure means to us: missing, transient (503, retried) or refused."""
+    if isinstance(exc, S3UploadFailedError) and isinstance(exc.__context__, Exception):
+        exc = exc.__context__  # upload_file wraps the ClientError it met
+    if isinstance(exc, NoCredentialsError | PartialCredentialsError):
+        return StorageRefused(f"object storage credentials are missing: {exc}")
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code", ""))
+        http = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+        if code in _MISSING:
+            return ObjectNotFound(f"object {key} not found")
+        if code in _DENIED:
+            return StorageRefused(
+                f"object storage denied access ({code}): check AWS_ACCESS_KEY_ID, "
+                "AWS_SECRET_ACCESS_KEY and the bucket's policy"
+            )
+        if code in _BUSY or http == 429 or http >= 500:
+            return BackendUnavailable(
+                f"object storage unavailable: {code} {error.get('Message', '')}"
+            )
+        return StorageRefused(f"object storage refused the request: {exc}")
+    return BackendUnavailable(f"object storage unavailable: {exc}")
 
 
 class S3Storage:
@@ -34,8 +89,10 @@ class S3Storage:
             connect_timeout=5,
             read_timeout=60,
         )
-        # Endpoint and credentials come from the standard AWS_* variables unless given.
-        self.client: Any = boto3.client("s3", endpoint_url=endpoint_url, config=config)
+        # Endpoint and credentials come from the standard AWS_* variables unless given; a session
+        # of its own reads them now, where boto3's default one keeps the first it ever read.
+        session = boto3.session.Session()
+        self.client: Any = session.client("s3", endpoint_url=endpoint_url, config=config)
         self._bucket_ready = False
 
     def _full(self, key: str) -> str:
@@ -63,26 +120,23 @@ class S3Storage:
     async def _raw(self, method: str, **kwargs: Any) -> Any:
         try:
             return await asyncio.to_thread(getattr(self.client, method), **kwargs)
-        except ClientError as exc:
-            code = str(exc.response.get("Error", {}).get("Code", ""))
-            if code in _MISSING:
-                raise ObjectNotFound(f"object {kwargs.get('Key', '')} not found") from exc
-            raise
-        except BotoCoreError as exc:
-            raise BackendUnavailable(f"object storage unavailable: {exc}") from exc
+        except (BotoCoreError, ClientError) as exc:
+            raise storage_error(exc, kwargs.get("Key", "")) from exc
 
     async def _ensure_bucket(self) -> None:
         if self._bucket_ready:
             return
         try:
             await self._raw("head_bucket", Bucket=self.bucket)
-        except (ObjectNotFound, ClientError):
+        except ObjectNotFound:
             try:
-                await self._raw("create_bucket", Bucket=self.bucket)
+                await asyncio.to_thread(self.client.create_bucket, Bucket=self.bucket)
             except ClientError as exc:
                 code = exc.response.get("Error", {}).get("Code", "")
                 if code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
-                    raise
+                    raise storage_error(exc) from exc
+            except BotoCoreError as exc:
+                raise storage_error(exc) from exc
         self._bucket_ready = True
 
     async def put_file(self, key: str, path: Path, content_type: str) -> None:
@@ -95,8 +149,8 @@ class S3Storage:
                 self._full(key),
                 ExtraArgs={"ContentType": content_type},
             )
-        except (BotoCoreError, ClientError) as exc:
-            raise BackendUnavailable(f"object storage unavailable: {exc}") from exc
+        except (BotoCoreError, ClientError, S3UploadFailedError) as exc:
+            raise storage_error(exc, key) from exc
 
     async def put_bytes(self, key: str, data: bytes, content_type: str) -> None:
         await self._call(
@@ -132,13 +186,8 @@ class S3Storage:
                 await asyncio.to_thread(
                     self.client.download_file, self.bucket, self._full(key), str(path)
                 )
-            except ClientError as exc:
-                code = str(exc.response.get("Error", {}).get("Code", ""))
-                if code in _MISSING:
-                    raise ObjectNotFound(f"object {key} not found") from exc
-                raise BackendUnavailable(f"object storage unavailable: {exc}") from exc
-            except BotoCoreError as exc:
-                raise BackendUnavailable(f"object storage unavailable: {exc}") from exc
+            except (BotoCoreError, ClientError) as exc:
+                raise storage_error(exc, key) from exc
             yield path
 
     async def presign_upload(
