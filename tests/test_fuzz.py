@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 from pathlib import Path
 
 from audiotext.config import Settings
+from audiotext.db.session import Database
+from audiotext.services.keys import ApiKeyService
 
-from helpers import live_server
+from helpers import free_port, live_server, make_settings
 
 
 async def test_openapi_fuzzing_finds_no_server_error(settings: Settings) -> None:
@@ -18,9 +21,21 @@ async def test_openapi_fuzzing_finds_no_server_error(settings: Settings) -> None
     assert " passed" in process.stdout
 
 
-async def _run_schemathesis(url: str) -> subprocess.CompletedProcess[str]:
-    import asyncio
+async def test_openapi_fuzzing_with_auth_on_finds_no_server_error(tmp_path: Path) -> None:
+    """With API keys on, as the chart runs it: the key's responses keep the schema too."""
+    settings = make_settings(tmp_path, port=free_port(), auth=True)
+    async with live_server(settings) as url:
+        db = Database(settings.resolved_database_url)
+        try:
+            _, secret = await ApiKeyService(db).create("fuzzer")
+        finally:
+            await db.close()
+        process = await _run_schemathesis(url, "--header", f"Authorization: Bearer {secret}")
+    assert process.returncode == 0, process.stdout[-6000:]
+    assert " passed" in process.stdout
 
+
+async def _run_schemathesis(url: str, *extra: str) -> subprocess.CompletedProcess[str]:
     schemathesis = str(Path(sys.executable).parent / "schemathesis")
     command = [
         schemathesis,
@@ -37,6 +52,7 @@ async def _run_schemathesis(url: str) -> subprocess.CompletedProcess[str]:
         "1",
         "--workers",
         "1",
+        *extra,
     ]
     # The server runs on this event loop, so the CLI runs in a thread.
     return await asyncio.to_thread(
