@@ -221,6 +221,22 @@ async def test_concurrent_job_quota(tmp_path: Path, long_speech: Path, jfk: Path
         assert third.status_code == 202
 
 
+async def test_job_quota_holds_for_requests_racing_in_together(tmp_path: Path, jfk: Path) -> None:
+    settings = make_settings(tmp_path, auth=True, max_active_jobs_per_key=2)
+    async with running_app(settings) as (_, client):
+        _, secret = await new_key(settings, "burst")
+        client.headers.update(bearer(secret))
+        files = {"file": ("jfk.flac", jfk.read_bytes(), "audio/flac")}
+        responses = await asyncio.gather(
+            *(client.post("/api/v1/job/transcribe", files=files) for _ in range(8))
+        )
+        codes = sorted(r.status_code for r in responses)
+        accepted = codes.count(202)
+        assert 1 <= accepted <= 2 and codes.count(429) == 8 - accepted, codes
+        # The refused requests left no row behind.
+        assert (await client.get("/api/v1/job/read")).json()["total"] == accepted
+
+
 async def test_security_headers_and_cors(tmp_path: Path) -> None:
     settings = make_settings(tmp_path, cors_origins=["https://app.example"])
     async with running_app(settings) as (_, client):

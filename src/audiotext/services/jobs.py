@@ -117,9 +117,7 @@ class JobService:
         """Checks that need no audio: run before anything is stored."""
         if request.engine not in (None, "faster-whisper", "openai-whisper"):
             raise InvalidParameter(f"unknown engine {request.engine!r}")
-        quota = self.settings.max_active_jobs_per_key
-        if owner is not None and quota > 0 and await self.repo.count_active(owner) >= quota:
-            raise RateLimited(f"this key already has {quota} pending or running jobs", 5)
+        await self._check_quota(owner, counting_this_one=False)
         if request.callback_url:
             if not self.settings.webhook_secret.get_secret_value():
                 # Signed with an empty key, anyone could forge the deliveries.
@@ -130,6 +128,14 @@ class JobService:
             await check_outbound_url(
                 request.callback_url, allow_private=self.settings.webhook_allow_private
             )
+
+    async def _check_quota(self, owner: str | None, *, counting_this_one: bool) -> None:
+        quota = self.settings.max_active_jobs_per_key
+        if owner is None or quota <= 0:
+            return
+        active = await self.repo.count_active(owner)
+        if active - (1 if counting_this_one else 0) >= quota:
+            raise RateLimited(f"this key already has {quota} pending or running jobs", 5)
 
     def _check_size(self, size: int) -> None:
         if size > self.settings.max_upload_bytes:
@@ -151,6 +157,13 @@ class JobService:
             request, self.storage.url_for(key), owner=owner, audio_duration_seconds=duration
         )
         row = await self.repo.add(row)
+        try:
+            # Requests that passed the first check together: each counts again with its own
+            # row in, so the last of them to count sees every other and steps back.
+            await self._check_quota(owner, counting_this_one=True)
+        except RateLimited:
+            await self.repo.delete(row.id)
+            raise
         job = JobPublic.of(row)
         await self._publish(job)
         assert self.executor is not None, "an executor is bound at start-up"
