@@ -19,6 +19,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from audiotext.netguard import pinned_request
+
 from helpers import JFK_TEXT, final, free_port, make_settings, running_app, wait_for
 from wer import wer
 
@@ -80,6 +82,40 @@ async def test_signed_delivery_with_retry(tmp_path: Path, jfk: Path) -> None:
                 break
             await asyncio.sleep(0.1)
         assert (await _callback_status(client, job_id)) == "delivered (HTTP 204)"
+
+
+@pytest.mark.slow
+async def test_delivery_goes_to_the_address_checked_with_the_host_kept(
+    tmp_path: Path, jfk: Path
+) -> None:
+    # The request is sent to the resolved address itself (no second lookup that DNS
+    # rebinding could answer differently); the receiver still sees the name it was given.
+    settings = make_settings(tmp_path, webhook_secret="hook-secret", webhook_allow_private=True)
+    async with receiver(fail_first=0) as (url, received), running_app(settings) as (_, client):
+        by_name = url.replace("127.0.0.1", "localhost")
+        files = {"file": ("jfk.flac", jfk.read_bytes(), "audio/flac")}
+        created = await client.post(
+            "/api/v1/job/transcribe", files=files, data={"callback_url": by_name}
+        )
+        assert created.status_code == 202, created.text
+        await wait_for(client, created.json()["id"], final)
+        for _ in range(100):
+            if received:
+                break
+            await asyncio.sleep(0.1)
+        assert received, "no delivery"
+        assert received[0]["headers"]["host"] == by_name.split("/")[2]
+
+
+def test_pinned_request_keeps_the_name_for_host_and_tls() -> None:
+    plain = pinned_request("http://hooks.example:8080/a?b=1", "203.0.113.7")
+    assert plain.url == "http://203.0.113.7:8080/a?b=1"
+    assert plain.headers == {"Host": "hooks.example:8080"}
+    assert plain.extensions == {}
+    tls = pinned_request("https://hooks.example/a", "2001:db8::5")
+    assert tls.url == "https://[2001:db8::5]/a"
+    assert tls.headers == {"Host": "hooks.example"}
+    assert tls.extensions == {"sni_hostname": "hooks.example"}
 
 
 async def _callback_status(client: Any, job_id: str) -> str:

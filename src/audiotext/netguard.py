@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from urllib.parse import urlsplit
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from audiotext.jobs.errors import InvalidParameter
 
@@ -31,15 +33,42 @@ def check_url_syntax(url: str) -> tuple[str, int]:
     return parts.hostname, port
 
 
-async def check_outbound_url(url: str, *, allow_private: bool) -> None:
-    """Refuse URLs whose host resolves to loopback, private, link-local or reserved addresses."""
+async def check_outbound_url(url: str, *, allow_private: bool) -> list[str]:
+    """The addresses to connect to for ``url``, in order, after refusing hosts that resolve
+    to loopback, private, link-local or reserved addresses (unless ``allow_private``)."""
     host, port = check_url_syntax(url)
-    if allow_private:
-        return
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror:
         raise InvalidParameter(f"callback_url host {host!r} does not resolve") from None
-    addresses = {str(info[4][0]) for info in infos}
-    if not addresses or not all(_is_public(a) for a in addresses):
+    addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
+    if not addresses or not (allow_private or all(_is_public(a) for a in addresses)):
         raise InvalidParameter(f"callback_url host {host!r} is not a public address; refused")
+    return addresses
+
+
+@dataclass(frozen=True)
+class PinnedRequest:
+    """A request to the address that was checked, not to whatever the name resolves to next."""
+
+    url: str
+    headers: dict[str, str]
+    extensions: dict[str, Any]
+
+
+def pinned_request(url: str, address: str) -> PinnedRequest:
+    """``url`` sent to ``address``: the original host stays in the Host header and, for
+    https, in the TLS server name (SNI and the certificate check), so a DNS answer that
+    changes after the check (rebinding) cannot redirect the request."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    literal = f"[{address}]" if ":" in address else address
+    netloc = literal if parts.port is None else f"{literal}:{parts.port}"
+    extensions: dict[str, Any] = {}
+    if parts.scheme == "https":
+        extensions["sni_hostname"] = host
+    return PinnedRequest(
+        url=urlunsplit(parts._replace(netloc=netloc)),
+        headers={"Host": parts.netloc.rsplit("@", 1)[-1]},
+        extensions=extensions,
+    )

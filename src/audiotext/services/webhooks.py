@@ -15,7 +15,7 @@ from audiotext.config import Settings
 from audiotext.db.repository import JobRepository
 from audiotext.jobs.errors import AudioTextError
 from audiotext.jobs.schemas import JobPublic
-from audiotext.netguard import check_outbound_url
+from audiotext.netguard import check_outbound_url, pinned_request
 
 log = logging.getLogger(__name__)
 
@@ -69,19 +69,19 @@ class WebhookSender:
             for attempt in range(1, self.settings.webhook_max_attempts + 1):
                 attempts = attempt
                 try:
-                    await check_outbound_url(
+                    # Checked and resolved on every attempt; sent only to the addresses checked.
+                    addresses = await check_outbound_url(
                         job.callback_url, allow_private=self.settings.webhook_allow_private
                     )
                     timestamp = str(int(time.time()))
-                    response = await client.post(
-                        job.callback_url,
-                        content=body,
-                        headers={
-                            "Content-Type": "application/json",
-                            TIMESTAMP_HEADER: timestamp,
-                            SIGNATURE_HEADER: sign(secret, timestamp, body),
-                            EVENT_HEADER: f"job.{job.status.value}",
-                        },
+                    headers = {
+                        "Content-Type": "application/json",
+                        TIMESTAMP_HEADER: timestamp,
+                        SIGNATURE_HEADER: sign(secret, timestamp, body),
+                        EVENT_HEADER: f"job.{job.status.value}",
+                    }
+                    response = await _post_pinned(
+                        client, job.callback_url, addresses, body, headers
                     )
                     status = f"HTTP {response.status_code}"
                     if response.is_success:
@@ -116,3 +116,27 @@ class WebhookSender:
             await asyncio.wait(list(self._tasks), timeout=timeout)
         for task in list(self._tasks):
             task.cancel()
+
+
+async def _post_pinned(
+    client: httpx.AsyncClient,
+    url: str,
+    addresses: list[str],
+    body: bytes,
+    headers: dict[str, str],
+) -> httpx.Response:
+    """POST to each checked address in turn until one accepts the connection."""
+    refused: httpx.ConnectError | None = None
+    for address in addresses:
+        target = pinned_request(url, address)
+        try:
+            return await client.post(
+                target.url,
+                content=body,
+                headers={**target.headers, **headers},
+                extensions=target.extensions,
+            )
+        except httpx.ConnectError as exc:
+            refused = exc
+    assert refused is not None, "check_outbound_url gives at least one address"
+    raise refused
