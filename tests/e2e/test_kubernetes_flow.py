@@ -62,6 +62,7 @@ def transcription_job(name: str, url: str, **spec: Any) -> dict[str, Any]:
 
 
 RUNNER = {"device": "cpu"}
+FINAL_PHASES = {"Succeeded", "Failed", "Cancelled"}
 
 
 async def submit(deployment: Deployment, path: Path) -> str:
@@ -105,12 +106,14 @@ def test_kubectl_apply_is_a_first_class_client(deployment: Deployment, jfk: Path
 
 
 def test_gpu_jobs_land_on_the_gpu_node_and_cpu_jobs_never_do(
-    deployment: Deployment, jfk: Path
+    deployment: Deployment, jfk: Path, very_long_speech: Path
 ) -> None:
-    url = deployment.upload(jfk)
     cluster, ns = deployment.cluster, deployment.namespace
-    cluster.apply(transcription_job("on-gpu", url, device="gpu", gpus=1), ns)
-    cluster.apply(transcription_job("on-cpu", url, device="cpu"), ns)
+    cluster.apply(transcription_job("on-gpu", deployment.upload(jfk), device="gpu", gpus=1), ns)
+    # Long enough to be still running when it is deleted.
+    cluster.apply(
+        transcription_job("on-cpu", deployment.upload(very_long_speech), device="cpu"), ns
+    )
 
     def scheduled(name: str) -> str | None:
         pods = deployment.pods(name)
@@ -124,12 +127,29 @@ def test_gpu_jobs_land_on_the_gpu_node_and_cpu_jobs_never_do(
     cpu_job = deployment.jobs("on-cpu")[0]["spec"]["template"]["spec"]
     assert "nvidia.com/gpu" not in cpu_job["containers"][0].get("resources", {}).get("limits", {})
     assert "nvidia.com/gpu.present" not in cpu_job.get("nodeSelector", {})
-    # Deleting a resource garbage-collects its Job.
-    cluster.run("delete", "tj", "on-gpu", "on-cpu", "-n", ns)
+    ids = {name: job_id_of(deployment, name) for name in ("on-gpu", "on-cpu")}
+    assert deployment.resource("on-cpu")["status"]["phase"] not in FINAL_PHASES
+    # Deleting a resource garbage-collects its Job, and an unfinished one's row is cancelled.
+    cluster.run("delete", "tj", "on-gpu", "on-cpu", "-n", ns, timeout=90)
     cluster.wait_for(
         "Jobs garbage-collected",
         lambda: not deployment.jobs("on-gpu") and not deployment.jobs("on-cpu"),
         timeout=60,
+    )
+    assert job_row(deployment, ids["on-cpu"])["status"] == "cancelled"
+    # kwok "completes" the GPU pod at once, without a worker: that row failed first (NoResult).
+    assert job_row(deployment, ids["on-gpu"])["status"] in ("cancelled", "failed")
+
+
+def job_id_of(deployment: Deployment, name: str) -> str:
+    """The job id of a resource made with kubectl (the operator labels it)."""
+    return str(
+        deployment.cluster.wait_for(
+            f"{name} to have a job id",
+            lambda: (
+                deployment.resource(name)["metadata"].get("labels", {}).get("audiotext.io/job-id")
+            ),
+        )
     )
 
 

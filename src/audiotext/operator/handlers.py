@@ -47,6 +47,7 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
         prefix=k.KOPF_PREFIX, key="last-handled-configuration"
     )
+    settings.persistence.finalizer = k.FINALIZER
     memo.context = await OperatorContext.open(memo.settings)
     memo.progress = ProgressMirror(memo.context, PROGRESS_INTERVAL)
     memo.progress.start()
@@ -82,6 +83,11 @@ def _request_of(spec: dict[str, Any], name: str) -> JobRequest:
         task="translate" if spec.get("task") == "translate" else "transcribe",
         options={"source": "kubernetes", "resource": name},
     )
+
+
+def _job_id_of(meta: kopf.Meta, status: kopf.Status) -> str | None:
+    job_id = meta.get("labels", {}).get(k.LABEL_JOB_ID) or status.get("jobId")
+    return str(job_id) if job_id else None
 
 
 @kopf.on.create(*RESOURCE)
@@ -303,15 +309,22 @@ async def cancel(
             pass  # the gateway cancelled the row already
 
 
-@kopf.on.delete(*RESOURCE, optional=True)
-async def deleted(status: kopf.Status, memo: kopf.Memo, **_: Any) -> None:
-    """A resource deleted before it finished: its Job goes with it, its row is cancelled."""
-    job_id = status.get("jobId")
-    if job_id:
-        _progress(memo).forget(job_id)
-    if not job_id or status.get("phase") in k.FINAL_PHASES:
+def _unfinished(status: kopf.Status, **_: Any) -> bool:
+    return status.get("phase") not in k.FINAL_PHASES
+
+
+# Not optional: kopf keeps its finalizer on a resource while this filter matches (until the
+# resource is final), so deleting an unfinished one always comes here first.
+@kopf.on.delete(*RESOURCE, when=_unfinished)
+async def deleted(meta: kopf.Meta, status: kopf.Status, memo: kopf.Memo, **_: Any) -> None:
+    """A resource deleted before it finished: its row is cancelled; its Job goes with it."""
+    job_id = _job_id_of(meta, status)
+    if not job_id:
         return
+    _progress(memo).forget(job_id)
     try:
         await _context(memo).jobs.cancel(job_id)
-    except (InvalidTransition, JobNotFound, AudioTextError):
-        pass
+    except (InvalidTransition, JobNotFound):
+        pass  # final already, or never recorded
+    except AudioTextError as exc:
+        raise kopf.TemporaryError(f"database: {exc.message}", delay=RETRY_DELAY) from exc
