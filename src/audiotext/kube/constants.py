@@ -63,6 +63,8 @@ REASON_DEADLINE = "DeadlineExceeded"
 REASON_CANCELLED = "Cancelled"
 REASON_NO_RESULT = "NoResult"
 REASON_INVALID_SPEC = "InvalidSpec"
+REASON_JOB_DELETED = "JobDeleted"
+REASON_ALREADY_FINISHED = "AlreadyFinished"
 
 # Status and annotation patches are JSON merge patches.
 MERGE_PATCH = "application/merge-patch+json"
