@@ -140,6 +140,16 @@ def test_gpu_jobs_land_on_the_gpu_node_and_cpu_jobs_never_do(
     # kwok "completes" the GPU pod at once, without a worker: that row failed first (NoResult).
     assert job_row(deployment, ids["on-gpu"])["status"] in ("cancelled", "failed")
 
+    # A resource for a job whose row is final already gets no Job: it takes the row's state.
+    replayed = transcription_job("replayed", deployment.upload(jfk), **RUNNER)
+    replayed["metadata"]["labels"] = {"audiotext.io/job-id": ids["on-cpu"]}
+    cluster.apply(replayed, ns)
+    tj = deployment.wait_phase("replayed", FINAL_PHASES, timeout=60)
+    assert tj["status"]["phase"] == "Cancelled", tj["status"]
+    assert not deployment.jobs("replayed")
+    assert job_row(deployment, ids["on-cpu"])["status"] == "cancelled"
+    cluster.run("delete", "tj", "replayed", "-n", ns)
+
 
 def job_id_of(deployment: Deployment, name: str) -> str:
     """The job id of a resource made with kubectl (the operator labels it)."""
@@ -151,6 +161,59 @@ def job_id_of(deployment: Deployment, name: str) -> str:
             ),
         )
     )
+
+
+def test_a_job_deleted_from_outside_fails_its_resource(
+    deployment: Deployment, very_long_speech: Path
+) -> None:
+    cluster, ns = deployment.cluster, deployment.namespace
+    cluster.apply(transcription_job("lost-job", deployment.upload(very_long_speech), **RUNNER), ns)
+    tj = deployment.wait_phase("lost-job", {"Running"})
+    cluster.run("delete", "job", tj["status"]["jobName"], "-n", ns)
+    tj = deployment.wait_phase("lost-job", FINAL_PHASES, timeout=90)
+    status = tj["status"]
+    assert status["phase"] == "Failed", status
+    assert {c["type"]: c.get("reason") for c in status["conditions"]}["Failed"] == "JobDeleted"
+    assert "deleted" in status["message"]
+    row = job_row(deployment, tj["metadata"]["labels"]["audiotext.io/job-id"])
+    assert row["status"] == "failed" and "deleted" in row["error_message"]
+    events = cluster.run("describe", "tj", "lost-job", "-n", ns).stdout
+    assert "JobDeleted" in events
+
+
+def test_any_resource_name_up_to_253_characters_runs(deployment: Deployment, jfk: Path) -> None:
+    name = "long-" * 49 + "name"  # 249 characters: too long for a label value
+    cluster, ns = deployment.cluster, deployment.namespace
+    cluster.apply(transcription_job(name, deployment.upload(jfk), **RUNNER), ns)
+    tj = deployment.wait_phase(name, FINAL_PHASES)
+    assert tj["status"]["phase"] == "Succeeded", tj["status"]
+    assert tj["status"]["progress"] == 100
+    row = job_row(deployment, tj["metadata"]["labels"]["audiotext.io/job-id"])
+    assert row["status"] == "completed"
+    cluster.run("delete", "tj", name, "-n", ns)
+
+
+def test_a_job_the_api_server_refuses_fails_with_invalid_spec(
+    deployment: Deployment, jfk: Path
+) -> None:
+    cluster, ns = deployment.cluster, deployment.namespace
+    # The CRD accepts any string map; the Job's validation refuses this label key (422).
+    refused = transcription_job(
+        "refused", deployment.upload(jfk), nodeSelector={"not a label key!": "x"}, **RUNNER
+    )
+    cluster.apply(refused, ns)
+    tj = deployment.wait_phase("refused", FINAL_PHASES, timeout=60)
+    status = tj["status"]
+    assert status["phase"] == "Failed", status
+    assert {c["type"]: c.get("reason") for c in status["conditions"]}["Failed"] == "InvalidSpec"
+    assert "invalid" in status["message"] and "nodeSelector" in status["message"]
+    assert not deployment.jobs("refused")
+    row = job_row(deployment, tj["metadata"]["labels"]["audiotext.io/job-id"])
+    assert row["status"] == "failed" and "invalid" in row["error_message"]
+    warnings = cluster.json(
+        "get", "events", "-n", ns, "--field-selector", "type=Warning,reason=InvalidSpec"
+    )
+    assert [e for e in warnings["items"] if e["involvedObject"]["name"] == "refused"]
 
 
 async def test_not_audio_fails_at_once_without_retry(
