@@ -31,6 +31,8 @@ async def test_presigned_upload_runs_as_a_job_on_the_real_node(
         assert messages[-1]["status"] == "completed", (messages[-1], deployment.log("operator"))
         assert wer(JFK_TEXT, messages[-1]["result_text"]) <= 0.1
         assert any(m["status"] == "processing" for m in messages)
+        # The worker's progress reaches the client while it runs, not only at the end.
+        assert any(0 < m["progress"] < 100 for m in messages[:-1]), messages
         transcript = await client.get(f"/api/v1/job/{job_id}/transcript?format=srt")
         assert " --> " in transcript.text
 
@@ -48,6 +50,7 @@ async def test_presigned_upload_runs_as_a_job_on_the_real_node(
     assert columns["PHASE"][row] == "Succeeded"
     assert columns["MODEL"][row] == "tiny.en"
     assert columns["PROGRESS"][row] == "100"
+    assert abs(float(columns["DURATION"][row]) - 11) < 1  # seconds of audio
     events = deployment.cluster.run("describe", "tj", job_id, "-n", deployment.namespace).stdout
     assert "JobCreated" in events and "Completed" in events
 
