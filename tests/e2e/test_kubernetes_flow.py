@@ -348,3 +348,57 @@ async def test_a_resource_that_cannot_be_created_fails_the_row_with_503(
         "get", "tj", "-A", "-l", f"audiotext.io/job-id={failed[0]['id']}"
     )
     assert listing["items"] == []
+
+
+def test_a_job_of_another_owner_with_the_same_name_is_not_adopted(
+    deployment: Deployment, jfk: Path
+) -> None:
+    """As when a resource is deleted and made again before the old Job is collected."""
+    cluster, ns = deployment.cluster, deployment.namespace
+    cluster.run("create", "configmap", "earlier-owner", "-n", ns)
+    owner_uid = cluster.json("get", "configmap", "earlier-owner", "-n", ns)["metadata"]["uid"]
+    cluster.apply(
+        {
+            "apiVersion": "batch/v1",
+            "kind": "Job",
+            "metadata": {
+                "name": "clash-worker",
+                "ownerReferences": [
+                    {
+                        "apiVersion": "v1",
+                        "kind": "ConfigMap",
+                        "name": "earlier-owner",
+                        "uid": owner_uid,
+                    }
+                ],
+            },
+            "spec": {
+                "suspend": True,
+                "template": {
+                    "spec": {
+                        "restartPolicy": "Never",
+                        "containers": [
+                            {"name": "main", "image": "localhost/audiotext-testbox:dev"}
+                        ],
+                    }
+                },
+            },
+        },
+        ns,
+    )
+    cluster.apply(transcription_job("clash", deployment.upload(jfk), **RUNNER), ns)
+    cluster.wait_for(
+        "the operator to find the Job is another's",
+        lambda: (
+            "belongs to another resource" in cluster.run("describe", "tj", "clash", "-n", ns).stdout
+        ),
+        timeout=60,
+    )
+    job = cluster.json("get", "job", "clash-worker", "-n", ns)
+    assert [ref["uid"] for ref in job["metadata"]["ownerReferences"]] == [owner_uid]
+    assert "phase" not in deployment.resource("clash").get("status", {})
+    # Once the earlier owner's Job is collected, the resource gets a Job of its own.
+    cluster.run("delete", "configmap", "earlier-owner", "-n", ns)
+    tj = deployment.wait_phase("clash", FINAL_PHASES)
+    assert tj["status"]["phase"] == "Succeeded", tj["status"]
+    cluster.run("delete", "tj", "clash", "-n", ns)

@@ -65,6 +65,7 @@ REASON_NO_RESULT = "NoResult"
 REASON_INVALID_SPEC = "InvalidSpec"
 REASON_JOB_DELETED = "JobDeleted"
 REASON_ALREADY_FINISHED = "AlreadyFinished"
+REASON_JOB_NAME_TAKEN = "JobNameTaken"
 
 # Status and annotation patches are JSON merge patches.
 MERGE_PATCH = "application/merge-patch+json"

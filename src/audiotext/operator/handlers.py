@@ -105,6 +105,7 @@ async def reconcile(
     namespace: str | None,
     patch: kopf.Patch,
     memo: kopf.Memo,
+    retry: int,
     **_: Any,
 ) -> None:
     """Make sure the resource has its database row and its Job (idempotent on replay)."""
@@ -145,7 +146,7 @@ async def reconcile(
             return
         if exc.status != 409:
             raise kopf.TemporaryError(f"Job not created: {exc.status}", delay=RETRY_DELAY) from exc
-        await _check_owner(context, str(namespace), job["metadata"]["name"], body)
+        await _check_owner(context, str(namespace), job["metadata"]["name"], body, first=not retry)
     except (ClientError, OSError) as exc:
         raise kopf.TemporaryError(f"API unavailable: {exc}", delay=RETRY_DELAY) from exc
     # Patched only when they differ: a resumed resource usually has them already.
@@ -203,7 +204,7 @@ async def _refused(
 
 
 async def _check_owner(
-    context: OperatorContext, namespace: str, name: str, resource: kopf.Body
+    context: OperatorContext, namespace: str, name: str, resource: kopf.Body, *, first: bool
 ) -> None:
     """A Job of that name exists: an earlier run of this handler made it, or it is another's."""
     try:
@@ -213,11 +214,13 @@ async def _check_owner(
         raise kopf.TemporaryError(f"Job {name} not readable: {exc.status}", delay=1) from exc
     owner = owner_of(context.api.sanitize_for_serialization(existing))
     if owner is None or owner[1] != resource["metadata"]["uid"]:
-        raise kopf.TemporaryError(
+        message = (
             f"Job {name} belongs to another resource (an earlier one of this name?); "
-            "waiting for it to go",
-            delay=RETRY_DELAY,
+            "waiting for it to go"
         )
+        if first:  # once, not on every retry
+            kopf.warn(resource, reason=k.REASON_JOB_NAME_TAKEN, message=message)
+        raise kopf.TemporaryError(message, delay=RETRY_DELAY)
 
 
 def _cancelling(resource: dict[str, Any]) -> bool:
