@@ -31,6 +31,8 @@ async def test_presigned_upload_runs_as_a_job_on_the_real_node(
         assert messages[-1]["status"] == "completed", (messages[-1], deployment.log("operator"))
         assert wer(JFK_TEXT, messages[-1]["result_text"]) <= 0.1
         assert any(m["status"] == "processing" for m in messages)
+        # The worker's progress reaches the client while it runs, not only at the end.
+        assert any(0 < m["progress"] < 100 for m in messages[:-1]), messages
         transcript = await client.get(f"/api/v1/job/{job_id}/transcript?format=srt")
         assert " --> " in transcript.text
 
@@ -48,6 +50,7 @@ async def test_presigned_upload_runs_as_a_job_on_the_real_node(
     assert columns["PHASE"][row] == "Succeeded"
     assert columns["MODEL"][row] == "tiny.en"
     assert columns["PROGRESS"][row] == "100"
+    assert abs(float(columns["DURATION"][row]) - 11) < 1  # seconds of audio
     events = deployment.cluster.run("describe", "tj", job_id, "-n", deployment.namespace).stdout
     assert "JobCreated" in events and "Completed" in events
 
@@ -62,6 +65,7 @@ def transcription_job(name: str, url: str, **spec: Any) -> dict[str, Any]:
 
 
 RUNNER = {"device": "cpu"}
+FINAL_PHASES = {"Succeeded", "Failed", "Cancelled"}
 
 
 async def submit(deployment: Deployment, path: Path) -> str:
@@ -105,12 +109,14 @@ def test_kubectl_apply_is_a_first_class_client(deployment: Deployment, jfk: Path
 
 
 def test_gpu_jobs_land_on_the_gpu_node_and_cpu_jobs_never_do(
-    deployment: Deployment, jfk: Path
+    deployment: Deployment, jfk: Path, very_long_speech: Path
 ) -> None:
-    url = deployment.upload(jfk)
     cluster, ns = deployment.cluster, deployment.namespace
-    cluster.apply(transcription_job("on-gpu", url, device="gpu", gpus=1), ns)
-    cluster.apply(transcription_job("on-cpu", url, device="cpu"), ns)
+    cluster.apply(transcription_job("on-gpu", deployment.upload(jfk), device="gpu", gpus=1), ns)
+    # Long enough to be still running when it is deleted.
+    cluster.apply(
+        transcription_job("on-cpu", deployment.upload(very_long_speech), device="cpu"), ns
+    )
 
     def scheduled(name: str) -> str | None:
         pods = deployment.pods(name)
@@ -124,13 +130,93 @@ def test_gpu_jobs_land_on_the_gpu_node_and_cpu_jobs_never_do(
     cpu_job = deployment.jobs("on-cpu")[0]["spec"]["template"]["spec"]
     assert "nvidia.com/gpu" not in cpu_job["containers"][0].get("resources", {}).get("limits", {})
     assert "nvidia.com/gpu.present" not in cpu_job.get("nodeSelector", {})
-    # Deleting a resource garbage-collects its Job.
-    cluster.run("delete", "tj", "on-gpu", "on-cpu", "-n", ns)
+    ids = {name: job_id_of(deployment, name) for name in ("on-gpu", "on-cpu")}
+    assert deployment.resource("on-cpu")["status"]["phase"] not in FINAL_PHASES
+    # Deleting a resource garbage-collects its Job, and an unfinished one's row is cancelled.
+    cluster.run("delete", "tj", "on-gpu", "on-cpu", "-n", ns, timeout=90)
     cluster.wait_for(
         "Jobs garbage-collected",
         lambda: not deployment.jobs("on-gpu") and not deployment.jobs("on-cpu"),
         timeout=60,
     )
+    assert job_row(deployment, ids["on-cpu"])["status"] == "cancelled"
+    # kwok "completes" the GPU pod at once, without a worker: that row failed first (NoResult).
+    assert job_row(deployment, ids["on-gpu"])["status"] in ("cancelled", "failed")
+
+    # A resource for a job whose row is final already gets no Job: it takes the row's state.
+    replayed = transcription_job("replayed", deployment.upload(jfk), **RUNNER)
+    replayed["metadata"]["labels"] = {"audiotext.io/job-id": ids["on-cpu"]}
+    cluster.apply(replayed, ns)
+    tj = deployment.wait_phase("replayed", FINAL_PHASES, timeout=60)
+    assert tj["status"]["phase"] == "Cancelled", tj["status"]
+    assert not deployment.jobs("replayed")
+    assert job_row(deployment, ids["on-cpu"])["status"] == "cancelled"
+    cluster.run("delete", "tj", "replayed", "-n", ns)
+
+
+def job_id_of(deployment: Deployment, name: str) -> str:
+    """The job id of a resource made with kubectl (the operator labels it)."""
+    return str(
+        deployment.cluster.wait_for(
+            f"{name} to have a job id",
+            lambda: (
+                deployment.resource(name)["metadata"].get("labels", {}).get("audiotext.io/job-id")
+            ),
+        )
+    )
+
+
+def test_a_job_deleted_from_outside_fails_its_resource(
+    deployment: Deployment, very_long_speech: Path
+) -> None:
+    cluster, ns = deployment.cluster, deployment.namespace
+    cluster.apply(transcription_job("lost-job", deployment.upload(very_long_speech), **RUNNER), ns)
+    tj = deployment.wait_phase("lost-job", {"Running"})
+    cluster.run("delete", "job", tj["status"]["jobName"], "-n", ns)
+    tj = deployment.wait_phase("lost-job", FINAL_PHASES, timeout=90)
+    status = tj["status"]
+    assert status["phase"] == "Failed", status
+    assert {c["type"]: c.get("reason") for c in status["conditions"]}["Failed"] == "JobDeleted"
+    assert "deleted" in status["message"]
+    row = job_row(deployment, tj["metadata"]["labels"]["audiotext.io/job-id"])
+    assert row["status"] == "failed" and "deleted" in row["error_message"]
+    events = cluster.run("describe", "tj", "lost-job", "-n", ns).stdout
+    assert "JobDeleted" in events
+
+
+def test_any_resource_name_up_to_253_characters_runs(deployment: Deployment, jfk: Path) -> None:
+    name = "long-" * 49 + "name"  # 249 characters: too long for a label value
+    cluster, ns = deployment.cluster, deployment.namespace
+    cluster.apply(transcription_job(name, deployment.upload(jfk), **RUNNER), ns)
+    tj = deployment.wait_phase(name, FINAL_PHASES)
+    assert tj["status"]["phase"] == "Succeeded", tj["status"]
+    assert tj["status"]["progress"] == 100
+    row = job_row(deployment, tj["metadata"]["labels"]["audiotext.io/job-id"])
+    assert row["status"] == "completed"
+    cluster.run("delete", "tj", name, "-n", ns)
+
+
+def test_a_job_the_api_server_refuses_fails_with_invalid_spec(
+    deployment: Deployment, jfk: Path
+) -> None:
+    cluster, ns = deployment.cluster, deployment.namespace
+    # The CRD accepts any string map; the Job's validation refuses this label key (422).
+    refused = transcription_job(
+        "refused", deployment.upload(jfk), nodeSelector={"not a label key!": "x"}, **RUNNER
+    )
+    cluster.apply(refused, ns)
+    tj = deployment.wait_phase("refused", FINAL_PHASES, timeout=60)
+    status = tj["status"]
+    assert status["phase"] == "Failed", status
+    assert {c["type"]: c.get("reason") for c in status["conditions"]}["Failed"] == "InvalidSpec"
+    assert "invalid" in status["message"] and "nodeSelector" in status["message"]
+    assert not deployment.jobs("refused")
+    row = job_row(deployment, tj["metadata"]["labels"]["audiotext.io/job-id"])
+    assert row["status"] == "failed" and "invalid" in row["error_message"]
+    warnings = cluster.json(
+        "get", "events", "-n", ns, "--field-selector", "type=Warning,reason=InvalidSpec"
+    )
+    assert [e for e in warnings["items"] if e["involvedObject"]["name"] == "refused"]
 
 
 async def test_not_audio_fails_at_once_without_retry(
@@ -262,3 +348,57 @@ async def test_a_resource_that_cannot_be_created_fails_the_row_with_503(
         "get", "tj", "-A", "-l", f"audiotext.io/job-id={failed[0]['id']}"
     )
     assert listing["items"] == []
+
+
+def test_a_job_of_another_owner_with_the_same_name_is_not_adopted(
+    deployment: Deployment, jfk: Path
+) -> None:
+    """As when a resource is deleted and made again before the old Job is collected."""
+    cluster, ns = deployment.cluster, deployment.namespace
+    cluster.run("create", "configmap", "earlier-owner", "-n", ns)
+    owner_uid = cluster.json("get", "configmap", "earlier-owner", "-n", ns)["metadata"]["uid"]
+    cluster.apply(
+        {
+            "apiVersion": "batch/v1",
+            "kind": "Job",
+            "metadata": {
+                "name": "clash-worker",
+                "ownerReferences": [
+                    {
+                        "apiVersion": "v1",
+                        "kind": "ConfigMap",
+                        "name": "earlier-owner",
+                        "uid": owner_uid,
+                    }
+                ],
+            },
+            "spec": {
+                "suspend": True,
+                "template": {
+                    "spec": {
+                        "restartPolicy": "Never",
+                        "containers": [
+                            {"name": "main", "image": "localhost/audiotext-testbox:dev"}
+                        ],
+                    }
+                },
+            },
+        },
+        ns,
+    )
+    cluster.apply(transcription_job("clash", deployment.upload(jfk), **RUNNER), ns)
+    cluster.wait_for(
+        "the operator to find the Job is another's",
+        lambda: (
+            "belongs to another resource" in cluster.run("describe", "tj", "clash", "-n", ns).stdout
+        ),
+        timeout=60,
+    )
+    job = cluster.json("get", "job", "clash-worker", "-n", ns)
+    assert [ref["uid"] for ref in job["metadata"]["ownerReferences"]] == [owner_uid]
+    assert "phase" not in deployment.resource("clash").get("status", {})
+    # Once the earlier owner's Job is collected, the resource gets a Job of its own.
+    cluster.run("delete", "configmap", "earlier-owner", "-n", ns)
+    tj = deployment.wait_phase("clash", FINAL_PHASES)
+    assert tj["status"]["phase"] == "Succeeded", tj["status"]
+    cluster.run("delete", "tj", "clash", "-n", ns)

@@ -22,8 +22,9 @@ from audiotext.jobs.states import JobStatus
 from audiotext.kube import constants as k
 from audiotext.kube.resources import build_transcription_job
 from audiotext.operator.main import run_operator
+from audiotext.services.jobs import JobRequest
 
-from helpers import free_port
+from helpers import free_port, make_settings, running_app
 
 JOB_ID = "5f2d0c4e-1b8a-4c4e-8d3e-2a9b7c6d5e4f"
 
@@ -158,3 +159,19 @@ def test_audiotext_operator_exits_non_zero_without_a_cluster(tmp_path: Path) -> 
     assert done.returncode == 1
     assert "audiotext operator: cannot reach a cluster" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+async def test_a_cancel_the_cluster_cannot_record_leaves_the_job_as_it_was(
+    tmp_path: Path,
+) -> None:
+    """The resource is marked before the row: a 503 means nothing changed, and the Job runs on."""
+    settings = make_settings(
+        tmp_path, executor="kubernetes", kubeconfig=unreachable_kubeconfig(tmp_path)
+    )
+    async with running_app(settings) as (app, client):
+        jobs = app.state.backends.jobs
+        await jobs.register(JOB_ID, JobRequest(filename="talk.flac"), "s3://bucket/talk.flac")
+        response = await client.delete(f"/api/v1/job/{JOB_ID}")
+        assert response.status_code == 503, response.text
+        status = await client.get(f"/api/v1/job/status/{JOB_ID}")
+    assert status.json()["status"] == "pending"

@@ -6,6 +6,7 @@ Table-driven and cluster-free: what the API server would receive is checked fiel
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
 
 import pytest
@@ -13,7 +14,7 @@ import pytest
 from audiotext.config import Settings
 from audiotext.jobs import exit_codes
 from audiotext.kube import constants as k
-from audiotext.operator.builders import build_job, job_name
+from audiotext.operator.builders import build_job, job_name, owner_of, resource_label
 
 JOB_ID = "0b6c1f3e-6a55-4f0e-9d1c-3a2f8e1d7c10"
 GPU_TOLERATION = {
@@ -75,6 +76,50 @@ def test_long_names_that_share_a_prefix_get_different_jobs() -> None:
 
 def test_the_gateways_resources_name_their_job_after_the_job_id() -> None:
     assert job_name(JOB_ID) == f"{JOB_ID}-worker"
+
+
+LABEL_VALUE = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+
+
+@pytest.mark.parametrize(
+    "name", ["a", "my-talk", "y" * 63, "z" * 64, "a." * 126 + "b", "long-" * 50 + "end"]
+)
+def test_any_resource_name_makes_a_valid_label_value(name: str) -> None:
+    job = build_job(resource(name), JOB_ID, settings())
+    value = job["metadata"]["labels"][k.LABEL_RESOURCE]
+    assert value == resource_label(name)
+    assert len(value) <= 63 and LABEL_VALUE.match(value), value
+    assert value == name if len(name) <= 63 else value != name
+
+
+def test_long_names_that_share_a_prefix_get_different_labels() -> None:
+    prefix = "p" * 80
+    assert resource_label(prefix + "one") != resource_label(prefix + "two")
+
+
+@pytest.mark.parametrize(
+    ("refs", "expected"),
+    [
+        (
+            [{"apiVersion": k.API_VERSION, "kind": k.KIND, "name": "n" * 253, "uid": "u1"}],
+            ("n" * 253, "u1"),
+        ),
+        (
+            [
+                {"apiVersion": "batch/v1", "kind": "CronJob", "name": "c", "uid": "u0"},
+                {"apiVersion": k.API_VERSION, "kind": k.KIND, "name": "t", "uid": "u2"},
+            ],
+            ("t", "u2"),
+        ),
+        ([{"apiVersion": "other.io/v1", "kind": k.KIND, "name": "t", "uid": "u3"}], None),
+        ([], None),
+    ],
+)
+def test_the_owner_of_a_job_comes_from_its_owner_references(
+    refs: list[dict[str, Any]], expected: tuple[str, str] | None
+) -> None:
+    assert owner_of({"metadata": {"ownerReferences": refs}}) == expected
+    assert owner_of({"metadata": {}}) is None
 
 
 # --- devices -------------------------------------------------------------------------------

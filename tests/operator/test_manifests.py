@@ -175,7 +175,10 @@ def test_every_field_explains_itself_in_kubectl_explain() -> None:
     [
         (k.GROUP, k.PLURAL, {"get", "list", "watch", "patch"}),  # kopf watches and annotates
         (k.GROUP, f"{k.PLURAL}/status", {"patch"}),
-        ("batch", "jobs", {"list", "watch", "create", "delete"}),
+        # Owner references with blockOwnerDeletion (kopf.adopt), under OwnerReferences-
+        # PermissionEnforcement.
+        (k.GROUP, f"{k.PLURAL}/finalizers", {"update"}),
+        ("batch", "jobs", {"get", "list", "watch", "create", "delete"}),  # get: whose Job (409)
         ("", "pods", {"list"}),  # termination messages
         ("", "events", {"create"}),  # kubectl describe tj
     ],

@@ -12,10 +12,14 @@ import pytest
 
 from audiotext.kube import constants as k
 from audiotext.operator.status import (
+    JOB_DELETED,
     Observation,
     cancelled_status,
     desired_status,
+    invalid_spec_status,
+    observe_deleted_job,
     observe_job,
+    row_final_status,
     set_condition,
     settle_with_row,
     status_changes,
@@ -317,6 +321,74 @@ def test_cancelling_sets_the_phase_and_the_conditions() -> None:
     assert conditions[k.CONDITION_RUNNING]["status"] == "False"
     assert running["phase"] == k.PHASE_RUNNING  # pure
     assert status_changes(cancelled, cancelled_status(cancelled, T2)) == {}
+
+
+# --- a Job deleted from outside --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("last", "phase", "reason"),
+    [
+        (job(active=1, startTime=T0), k.PHASE_FAILED, k.REASON_JOB_DELETED),
+        (job(), k.PHASE_FAILED, k.REASON_JOB_DELETED),  # deleted before a pod started
+        (job(True), k.PHASE_FAILED, k.REASON_JOB_DELETED),  # deleted while queued
+        (job(failed=1, startTime=T0), k.PHASE_FAILED, k.REASON_JOB_DELETED),
+        # It had finished: what it said stands.
+        (job(succeeded=1, conditions=[condition("Complete")]), k.PHASE_SUCCEEDED, "Completed"),
+        (
+            job(failed=3, conditions=[condition("Failed", "BackoffLimitExceeded", "gave up")]),
+            k.PHASE_FAILED,
+            k.REASON_BACKOFF_LIMIT,
+        ),
+    ],
+)
+def test_a_deleted_job_that_had_not_finished_fails_its_resource(
+    last: dict[str, Any], phase: str, reason: str
+) -> None:
+    observation = observe_deleted_job(last, T2)
+    assert (observation.phase, observation.reason) == (phase, reason)
+    if reason == k.REASON_JOB_DELETED:
+        assert observation.message == JOB_DELETED
+        assert observation.completion_time == T2
+        status = desired_status({"phase": k.PHASE_RUNNING}, observation, T2)
+        failed = {c["type"]: c for c in status["conditions"]}[k.CONDITION_FAILED]
+        assert (failed["status"], failed["reason"]) == ("True", k.REASON_JOB_DELETED)
+
+
+# --- final without a Job ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("row", "error", "phase", "condition_type", "message"),
+    [
+        ("completed", None, k.PHASE_SUCCEEDED, k.CONDITION_SUCCEEDED, "transcribed"),
+        ("failed", "no such object", k.PHASE_FAILED, k.CONDITION_FAILED, "no such object"),
+        ("failed", None, k.PHASE_FAILED, k.CONDITION_FAILED, "failed"),
+        ("cancelled", "cancelled", k.PHASE_CANCELLED, k.CONDITION_CANCELLED, "cancelled"),
+    ],
+)
+def test_a_finished_row_finishes_its_resource(
+    row: str, error: str | None, phase: str, condition_type: str, message: str
+) -> None:
+    current = {"jobId": "j"}
+    status = row_final_status(current, row, error, T1)
+    assert (status["phase"], status["message"], status["completionTime"]) == (phase, message, T1)
+    conditions = {c["type"]: c for c in status["conditions"]}
+    assert conditions[condition_type]["status"] == "True"
+    assert conditions[condition_type]["reason"] == k.REASON_ALREADY_FINISHED
+    assert k.CONDITION_JOB_CREATED not in conditions  # no Job was made
+    assert (status.get("progress") == 100) == (phase == k.PHASE_SUCCEEDED)
+    assert current == {"jobId": "j"}  # pure
+    assert status_changes(status, row_final_status(status, row, error, T2)) == {}
+
+
+def test_a_job_the_api_server_refuses_fails_with_invalid_spec() -> None:
+    status = invalid_spec_status({"jobId": "j"}, 'Job.batch "x" is invalid: bad label', T1)
+    assert status["phase"] == k.PHASE_FAILED
+    assert status["message"] == 'the Job is invalid: Job.batch "x" is invalid: bad label'
+    failed = {c["type"]: c for c in status["conditions"]}[k.CONDITION_FAILED]
+    assert (failed["status"], failed["reason"]) == ("True", k.REASON_INVALID_SPEC)
+    assert failed["message"] == status["message"]
 
 
 def test_an_observation_is_final_only_in_a_final_phase() -> None:

@@ -23,6 +23,8 @@ OPERATOR_ANNOTATION_DOMAIN = "operator.audiotext.io"  # the operator's own bookk
 # looks for changes, so it must not share ours: the cancel annotation would never be seen.
 KOPF_PREFIX = f"operator.{GROUP}"
 KUEUE_QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
+# Kopf's finalizer: an unfinished resource keeps it, so deleting one cancels its row first.
+FINALIZER = f"{OPERATOR_ANNOTATION_DOMAIN}/cancel-on-delete"
 
 # GPU scheduling.
 GPU_RESOURCE = "nvidia.com/gpu"
@@ -61,6 +63,9 @@ REASON_DEADLINE = "DeadlineExceeded"
 REASON_CANCELLED = "Cancelled"
 REASON_NO_RESULT = "NoResult"
 REASON_INVALID_SPEC = "InvalidSpec"
+REASON_JOB_DELETED = "JobDeleted"
+REASON_ALREADY_FINISHED = "AlreadyFinished"
+REASON_JOB_NAME_TAKEN = "JobNameTaken"
 
 # Status and annotation patches are JSON merge patches.
 MERGE_PATCH = "application/merge-patch+json"

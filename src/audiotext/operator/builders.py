@@ -11,16 +11,37 @@ from audiotext.kube import constants as k
 
 Body = dict[str, Any]
 
-_MAX_NAME = 63  # Job names end up in the job-name label of their pods
+_MAX_NAME = 63  # Job names end up in the job-name label of their pods; label values too
+
+
+def _shortened(name: str, suffix: str) -> str:
+    """``name`` + ``suffix`` within 63 characters; a long name is cut and keeps a hash of itself."""
+    if len(name) + len(suffix) <= _MAX_NAME:
+        return f"{name}{suffix}"
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return f"{name[: _MAX_NAME - len(suffix) - 9].rstrip('-.')}-{digest}{suffix}"
 
 
 def job_name(resource_name: str) -> str:
     """The Job's name for a resource: deterministic, so a replayed handler finds its Job."""
-    name = f"{resource_name}-worker"
-    if len(name) <= _MAX_NAME:
-        return name
-    digest = hashlib.sha256(resource_name.encode()).hexdigest()[:8]
-    return f"{resource_name[: _MAX_NAME - 16].rstrip('-.')}-{digest}-worker"
+    return _shortened(resource_name, "-worker")
+
+
+def resource_label(resource_name: str) -> str:
+    """The resource's name as a label value (at most 63 characters; names go up to 253)."""
+    return _shortened(resource_name, "")
+
+
+def owner_of(job: Body) -> tuple[str, str] | None:
+    """The name and uid of the TranscriptionJob that owns a Job, from its owner references.
+
+    The owner reference holds the full name and the uid, so a Job of an earlier resource
+    with the same name is not taken for the current one's.
+    """
+    for ref in (job.get("metadata") or {}).get("ownerReferences") or []:
+        if ref.get("kind") == k.KIND and str(ref.get("apiVersion", "")).startswith(f"{k.GROUP}/"):
+            return str(ref["name"]), str(ref["uid"])
+    return None
 
 
 def gpu_requested(spec: Body) -> bool:
@@ -87,7 +108,7 @@ def build_job(resource: Body, job_id: str, settings: Settings) -> Body:
     labels = {
         k.LABEL_MANAGED_BY: k.MANAGED_BY,
         k.LABEL_COMPONENT: k.WORKER_COMPONENT,
-        k.LABEL_RESOURCE: meta["name"],
+        k.LABEL_RESOURCE: resource_label(meta["name"]),
         k.LABEL_JOB_ID: job_id,
     }
     if queue:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import posixpath
 import uuid
@@ -13,15 +14,18 @@ from kubernetes_asyncio.client.exceptions import ApiException
 
 from audiotext.jobs.errors import AudioTextError, InvalidTransition, JobNotFound
 from audiotext.kube import constants as k
-from audiotext.operator.builders import build_job, job_name
+from audiotext.operator.builders import build_job, job_name, owner_of
 from audiotext.operator.context import OperatorContext
 from audiotext.operator.progress import ProgressMirror
 from audiotext.operator.status import (
     Observation,
     cancelled_status,
     desired_status,
+    invalid_spec_status,
     now_iso,
+    observe_deleted_job,
     observe_job,
+    row_final_status,
     settle_with_row,
     status_changes,
 )
@@ -47,6 +51,7 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
         prefix=k.KOPF_PREFIX, key="last-handled-configuration"
     )
+    settings.persistence.finalizer = k.FINALIZER
     memo.context = await OperatorContext.open(memo.settings)
     memo.progress = ProgressMirror(memo.context, PROGRESS_INTERVAL)
     memo.progress.start()
@@ -84,6 +89,11 @@ def _request_of(spec: dict[str, Any], name: str) -> JobRequest:
     )
 
 
+def _job_id_of(meta: kopf.Meta, status: kopf.Status) -> str | None:
+    job_id = meta.get("labels", {}).get(k.LABEL_JOB_ID) or status.get("jobId")
+    return str(job_id) if job_id else None
+
+
 @kopf.on.create(*RESOURCE)
 @kopf.on.resume(*RESOURCE)
 async def reconcile(
@@ -95,49 +105,51 @@ async def reconcile(
     namespace: str | None,
     patch: kopf.Patch,
     memo: kopf.Memo,
+    retry: int,
     **_: Any,
 ) -> None:
     """Make sure the resource has its database row and its Job (idempotent on replay)."""
     if status.get("phase") in k.FINAL_PHASES:
         return
     context = _context(memo)
-    job_id = meta.get("labels", {}).get(k.LABEL_JOB_ID) or status.get("jobId")
+    job_id = _job_id_of(meta, status)
     if not job_id:
         job_id = str(uuid.uuid4())  # created with kubectl: the operator records the job
         patch.metadata.labels[k.LABEL_JOB_ID] = job_id
+    if status.get("jobId") != job_id:
+        patch.status["jobId"] = job_id
     try:
-        await context.jobs.register(job_id, _request_of(dict(spec), name), spec["audio"]["url"])
+        row = await context.jobs.register(
+            job_id, _request_of(dict(spec), name), spec["audio"]["url"]
+        )
     except AudioTextError as exc:
         raise kopf.TemporaryError(f"database: {exc.message}", delay=RETRY_DELAY) from exc
+    if row.status.is_final:
+        # Cancelled (or finished) before its Job was made: a Job now would run for nothing.
+        finished = row_final_status(dict(status), row.status.value, row.error_message, now_iso())
+        if finished["phase"] == k.PHASE_SUCCEEDED:
+            finished["outputs"] = _outputs(context, job_id)
+        _patch_status(patch, status, finished)
+        return
 
     job = build_job(dict(body), job_id, context.settings)
     kopf.adopt(job, owner=body)
     job["metadata"]["labels"][k.LABEL_JOB_ID] = job_id
     try:
-        # The response is not turned into a V1Job model: nothing reads it, and the model
-        # costs about as much CPU as the rest of the handler (bench/operator_scale.py).
-        response: Any = await context.batch.create_namespaced_job(
-            str(namespace),
-            job,  # type: ignore[arg-type]
-            _preload_content=False,
-        )
-        await response.read()  # read to the end, so the connection goes back to the pool
-        response.release()
-        if not 200 <= response.status < 300:
-            raise ApiException(status=response.status, reason=response.reason)
+        await _create_job(context, str(namespace), job)
         kopf.info(
             body, reason=k.REASON_JOB_CREATED, message=f"created Job {job['metadata']['name']}"
         )
     except ApiException as exc:
         if exc.status == 422:
-            raise kopf.PermanentError(f"the Job is invalid: {exc.reason}") from exc
-        if exc.status != 409:  # 409: an earlier run of this handler made it
+            await _refused(context, body, status, patch, job_id, str(exc.reason))
+            return
+        if exc.status != 409:
             raise kopf.TemporaryError(f"Job not created: {exc.status}", delay=RETRY_DELAY) from exc
+        await _check_owner(context, str(namespace), job["metadata"]["name"], body, first=not retry)
     except (ClientError, OSError) as exc:
         raise kopf.TemporaryError(f"API unavailable: {exc}", delay=RETRY_DELAY) from exc
     # Patched only when they differ: a resumed resource usually has them already.
-    if status.get("jobId") != job_id:
-        patch.status["jobId"] = job_id
     if status.get("jobName") != job["metadata"]["name"]:
         patch.status["jobName"] = job["metadata"]["name"]
     shown = dict(status)
@@ -148,16 +160,85 @@ async def reconcile(
     _progress(memo).follow(job_id, str(namespace), name, shown)
 
 
+def _patch_status(patch: kopf.Patch, current: kopf.Status, desired: dict[str, Any]) -> None:
+    for key, value in status_changes(dict(current), desired).items():
+        patch.status[key] = value
+
+
+async def _create_job(context: OperatorContext, namespace: str, job: dict[str, Any]) -> None:
+    """Create the Job; a refusal raises ApiException with the API server's own message."""
+    # The response is not turned into a V1Job model: nothing reads it, and the model
+    # costs about as much CPU as the rest of the handler (bench/operator_scale.py).
+    response: Any = await context.batch.create_namespaced_job(
+        namespace,
+        job,  # type: ignore[arg-type]
+        _preload_content=False,
+    )
+    data = await response.read()  # read to the end, so the connection goes back to the pool
+    response.release()
+    if not 200 <= response.status < 300:
+        raise ApiException(status=response.status, reason=_api_message(data) or response.reason)
+
+
+def _api_message(data: bytes) -> str | None:
+    try:
+        message = json.loads(data).get("message")
+    except (ValueError, AttributeError):
+        return None
+    return str(message) if message else None
+
+
+async def _refused(
+    context: OperatorContext,
+    body: kopf.Body,
+    status: kopf.Status,
+    patch: kopf.Patch,
+    job_id: str,
+    message: str,
+) -> None:
+    """The API server refused the Job (422): retrying cannot help, so resource and row fail."""
+    failed = invalid_spec_status(dict(status), message, now_iso())
+    _patch_status(patch, status, failed)
+    kopf.warn(body, reason=k.REASON_INVALID_SPEC, message=failed["message"])
+    await _fail_row(context, job_id, failed["message"])
+
+
+async def _check_owner(
+    context: OperatorContext, namespace: str, name: str, resource: kopf.Body, *, first: bool
+) -> None:
+    """A Job of that name exists: an earlier run of this handler made it, or it is another's."""
+    try:
+        existing = await context.batch.read_namespaced_job(name, namespace)
+    except ApiException as exc:
+        # 404: gone meanwhile (an earlier resource's, being collected); try creating it again.
+        raise kopf.TemporaryError(f"Job {name} not readable: {exc.status}", delay=1) from exc
+    owner = owner_of(context.api.sanitize_for_serialization(existing))
+    if owner is None or owner[1] != resource["metadata"]["uid"]:
+        message = (
+            f"Job {name} belongs to another resource (an earlier one of this name?); "
+            "waiting for it to go"
+        )
+        if first:  # once, not on every retry
+            kopf.warn(resource, reason=k.REASON_JOB_NAME_TAKEN, message=message)
+        raise kopf.TemporaryError(message, delay=RETRY_DELAY)
+
+
+def _cancelling(resource: dict[str, Any]) -> bool:
+    """A cancel or the resource's own deletion: either takes its Job away on purpose."""
+    meta = resource.get("metadata") or {}
+    cancel = (meta.get("annotations") or {}).get(k.ANNOTATION_CANCEL) == "true"
+    return cancel or bool(meta.get("deletionTimestamp"))
+
+
 @kopf.on.event("batch", "v1", "jobs", labels={k.LABEL_MANAGED_BY: k.MANAGED_BY})
 async def job_changed(body: kopf.Body, type: str, memo: kopf.Memo, **_: Any) -> None:
-    """A worker Job moved: carry its state to the resource, its events and the database."""
-    if type == "DELETED":
+    """A worker Job moved (or went): carry its state to the resource, its events and the row."""
+    owner = owner_of(dict(body))
+    namespace = body["metadata"]["namespace"]
+    job_id = body.get("metadata", {}).get("labels", {}).get(k.LABEL_JOB_ID)
+    if owner is None or not job_id:
         return
-    labels = body.get("metadata", {}).get("labels", {})
-    name, namespace = labels.get(k.LABEL_RESOURCE), body["metadata"]["namespace"]
-    job_id = labels.get(k.LABEL_JOB_ID)
-    if not name or not job_id:
-        return
+    name, uid = owner
     context = _context(memo)
     try:
         resource = await context.objects.get_namespaced_custom_object(
@@ -167,12 +248,20 @@ async def job_changed(body: kopf.Body, type: str, memo: kopf.Memo, **_: Any) -> 
         if exc.status == 404:
             return  # the resource is gone; garbage collection takes the Job
         raise
+    if resource["metadata"]["uid"] != uid:
+        return  # a Job of an earlier resource with this name
     current: dict[str, Any] = dict(resource.get("status") or {})
     if current.get("phase") in k.FINAL_PHASES:
         _progress(memo).forget(job_id)
         return
-    message = await _termination_message(context, namespace, body) if _failed(body) else None
-    observation = await _settle(context, job_id, observe_job(dict(body), message))
+    if type == "DELETED":
+        if _cancelling(resource):
+            return  # the cancel and delete handlers record those
+        observation = observe_deleted_job(dict(body), now_iso())
+    else:
+        message = await _termination_message(context, namespace, body) if _failed(body) else None
+        observation = observe_job(dict(body), message)
+    observation = await _settle(context, job_id, observation)
     desired = desired_status(current, observation, now_iso())
     await _copy_row(context, job_id, desired, observation)
     changes = status_changes(current, desired)
@@ -185,7 +274,10 @@ async def job_changed(body: kopf.Body, type: str, memo: kopf.Memo, **_: Any) -> 
     if current.get("phase") != observation.phase or current.get("attempts") != observation.attempts:
         post = kopf.warn if observation.phase == k.PHASE_FAILED else kopf.info
         post(resource, reason=observation.reason, message=observation.message)
-    await _sync_database(context, job_id, observation)
+    if observation.phase == k.PHASE_FAILED:
+        # A Job that failed for good fails its row; the worker itself records success.
+        # A Job that completed without the worker's result is failed too (``settle_with_row``).
+        await _fail_row(context, job_id, observation.message)
 
 
 async def _settle(context: OperatorContext, job_id: str, observation: Observation) -> Observation:
@@ -242,25 +334,22 @@ async def _copy_row(
     if row.audio_duration_seconds is not None:
         status["audioDurationSeconds"] = round(row.audio_duration_seconds, 3)
     if observation.phase == k.PHASE_SUCCEEDED:
-        storage = context.jobs.storage
-        status["outputs"] = {
-            fmt: storage.url_for(transcript_key(job_id, fmt))
-            for fmt in ("txt", "json", "srt", "vtt")
-        }
+        status["outputs"] = _outputs(context, job_id)
 
 
-async def _sync_database(context: OperatorContext, job_id: str, observation: Observation) -> None:
-    """A Job that failed for good fails its row; the worker itself records success.
+def _outputs(context: OperatorContext, job_id: str) -> dict[str, str]:
+    storage = context.jobs.storage
+    return {
+        fmt: storage.url_for(transcript_key(job_id, fmt)) for fmt in ("txt", "json", "srt", "vtt")
+    }
 
-    A Job that completed without the worker's result is failed too (see ``settle_with_row``),
-    so no row is left pending.
-    """
-    if observation.phase != k.PHASE_FAILED:
-        return
+
+async def _fail_row(context: OperatorContext, job_id: str, message: str) -> None:
+    """Fail the row unless it is final already (so no row is left pending)."""
     try:
         row = await context.jobs.repo.get(job_id)
         if not row.status.is_final:
-            await context.jobs.fail(job_id, observation.message)
+            await context.jobs.fail(job_id, message)
     except (InvalidTransition, JobNotFound):
         return
     except AudioTextError as exc:
@@ -272,6 +361,7 @@ async def _sync_database(context: OperatorContext, job_id: str, observation: Obs
 async def cancel(
     body: kopf.Body,
     new: Any,
+    meta: kopf.Meta,
     name: str,
     namespace: str | None,
     status: kopf.Status,
@@ -290,11 +380,9 @@ async def cancel(
     except ApiException as exc:
         if exc.status != 404:
             raise kopf.TemporaryError(f"Job not deleted: {exc.status}", delay=RETRY_DELAY) from exc
-    cancelled = cancelled_status(dict(status), now_iso())
-    for key, value in status_changes(dict(status), cancelled).items():
-        patch.status[key] = value
+    _patch_status(patch, status, cancelled_status(dict(status), now_iso()))
     kopf.info(body, reason=k.REASON_CANCELLED, message="cancelled; the Job was deleted")
-    job_id = status.get("jobId")
+    job_id = _job_id_of(meta, status)
     if job_id:
         _progress(memo).forget(job_id)
         try:
@@ -303,15 +391,22 @@ async def cancel(
             pass  # the gateway cancelled the row already
 
 
-@kopf.on.delete(*RESOURCE, optional=True)
-async def deleted(status: kopf.Status, memo: kopf.Memo, **_: Any) -> None:
-    """A resource deleted before it finished: its Job goes with it, its row is cancelled."""
-    job_id = status.get("jobId")
-    if job_id:
-        _progress(memo).forget(job_id)
-    if not job_id or status.get("phase") in k.FINAL_PHASES:
+def _unfinished(status: kopf.Status, **_: Any) -> bool:
+    return status.get("phase") not in k.FINAL_PHASES
+
+
+# Not optional: kopf keeps its finalizer on a resource while this filter matches (until the
+# resource is final), so deleting an unfinished one always comes here first.
+@kopf.on.delete(*RESOURCE, when=_unfinished)
+async def deleted(meta: kopf.Meta, status: kopf.Status, memo: kopf.Memo, **_: Any) -> None:
+    """A resource deleted before it finished: its row is cancelled; its Job goes with it."""
+    job_id = _job_id_of(meta, status)
+    if not job_id:
         return
+    _progress(memo).forget(job_id)
     try:
         await _context(memo).jobs.cancel(job_id)
-    except (InvalidTransition, JobNotFound, AudioTextError):
-        pass
+    except (InvalidTransition, JobNotFound):
+        pass  # final already, or never recorded
+    except AudioTextError as exc:
+        raise kopf.TemporaryError(f"database: {exc.message}", delay=RETRY_DELAY) from exc

@@ -169,19 +169,74 @@ def desired_status(current: Body, observation: Observation, now: str) -> Body:
     return status
 
 
-def cancelled_status(current: Body, now: str) -> Body:
+_FINAL_CONDITIONS = {
+    k.PHASE_SUCCEEDED: k.CONDITION_SUCCEEDED,
+    k.PHASE_FAILED: k.CONDITION_FAILED,
+    k.PHASE_CANCELLED: k.CONDITION_CANCELLED,
+}
+
+
+def finished_status(current: Body, phase: str, reason: str, message: str, now: str) -> Body:
+    """A final status that no running Job reported: a cancel, a refused Job, a finished row."""
     conditions = [dict(c) for c in current.get("conditions") or []]
-    set_condition(conditions, k.CONDITION_RUNNING, False, k.REASON_CANCELLED, "", now)
-    set_condition(
-        conditions, k.CONDITION_CANCELLED, True, k.REASON_CANCELLED, "cancelled by a user", now
-    )
+    set_condition(conditions, k.CONDITION_RUNNING, False, reason, "", now)
+    set_condition(conditions, _FINAL_CONDITIONS[phase], True, reason, message, now)
     return {
         **current,
-        "phase": k.PHASE_CANCELLED,
-        "message": "cancelled",
+        "phase": phase,
+        "message": message,
         "completionTime": current.get("completionTime") or now,
         "conditions": conditions,
     }
+
+
+def cancelled_status(current: Body, now: str) -> Body:
+    return finished_status(
+        current, k.PHASE_CANCELLED, k.REASON_CANCELLED, "cancelled by a user", now
+    )
+
+
+def invalid_spec_status(current: Body, message: str, now: str) -> Body:
+    """The API server refused the resource's Job (422): no attempt can succeed."""
+    return finished_status(
+        current, k.PHASE_FAILED, k.REASON_INVALID_SPEC, f"the Job is invalid: {message}", now
+    )
+
+
+_ROW_PHASES = {
+    JobStatus.COMPLETED: (k.PHASE_SUCCEEDED, "transcribed"),
+    JobStatus.FAILED: (k.PHASE_FAILED, "failed"),
+    JobStatus.CANCELLED: (k.PHASE_CANCELLED, "cancelled"),
+}
+
+
+def row_final_status(current: Body, row_status: str, row_error: str | None, now: str) -> Body:
+    """The status of a resource whose row had finished before the operator made a Job.
+
+    No Job is made for it: the resource only takes the row's outcome.
+    """
+    phase, default = _ROW_PHASES[JobStatus(row_status)]
+    message = (row_error or default) if phase == k.PHASE_FAILED else default
+    status = finished_status(current, phase, k.REASON_ALREADY_FINISHED, message, now)
+    if phase == k.PHASE_SUCCEEDED:
+        status["progress"] = 100
+    return status
+
+
+JOB_DELETED = "the Job was deleted before it finished"
+
+
+def observe_deleted_job(job: Body, now: str) -> Observation:
+    """A Job deleted from outside: what it last said if it had finished, else a failure.
+
+    A cancel deletes the Job too; the caller tells the two apart.
+    """
+    last = observe_job(job)
+    if last.final:
+        return last
+    return Observation(
+        k.PHASE_FAILED, k.REASON_JOB_DELETED, JOB_DELETED, last.attempts, last.start_time, now
+    )
 
 
 def status_changes(current: Body, desired: Body) -> Body:

@@ -319,11 +319,12 @@ class JobService:
         job = await self.get(job_id, owner=owner)
         if job.status.is_final:
             raise InvalidTransition(f"job {job_id} is already {job.status.value}")
+        # The executor first: if it cannot stop the run (503), the row must not say cancelled.
+        if self.executor is not None:
+            await self.executor.cancel(job_id)
         row = await self.repo.transition(
             job_id, JobStatus.CANCELLED, completed_at=utcnow(), error_message="cancelled"
         )
-        if self.executor is not None:
-            await self.executor.cancel(job_id)
         return await self._finished(JobPublic.of(row))
 
     async def reap_stale(self, *, skip: frozenset[str] = frozenset()) -> Sequence[JobPublic]:
