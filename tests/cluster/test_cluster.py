@@ -363,3 +363,31 @@ def test_deleting_owner_collects_its_job(k8s_cluster: Cluster, ns: str) -> None:
         lambda: k8s_cluster.run("get", "job", "owned", "-n", ns, check=False).returncode != 0,
         timeout=60,
     )
+
+
+def _egress_rejected(chain: str) -> int:
+    """Packets the cluster's egress chain has rejected so far."""
+    out = subprocess.run(
+        ["iptables", "-w", "-L", chain, "-n", "-v", "-x"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return sum(int(line.split()[0]) for line in out.splitlines() if "REJECT" in line)
+
+
+def test_pod_traffic_stays_on_the_machine(k8s_cluster: Cluster, ns: str) -> None:
+    chain = "AUDIOTEXT-EGRESS"  # hack/cluster/lib.sh
+    before = _egress_rejected(chain)
+    # 192.0.2.1 is TEST-NET-1 (RFC 5737): routed nowhere, and rejected here before it could be.
+    probe = runner_pod(
+        "egress",
+        "if fetch http://192.0.2.1/; then echo LEFT; fi; "
+        "if nslookup example.com; then echo RESOLVED; fi; echo probe-done",
+    )
+    k8s_cluster.apply(probe, namespace=ns)
+    wait_pod_done(k8s_cluster, ns, "egress", timeout=90)
+    logs = k8s_cluster.run("logs", "egress", "-n", ns).stdout
+    assert "probe-done" in logs
+    assert "LEFT" not in logs and "RESOLVED" not in logs, logs
+    assert _egress_rejected(chain) > before  # the cluster's own rule refused it

@@ -156,10 +156,11 @@ class Deployment:
         )
 
     # --- processes -----------------------------------------------------------------------
-    def start_operator(self) -> None:
+    def start_operator(self, **env: str) -> None:
+        """Start the operator (``env`` overrides its settings)."""
         log = (self.workdir / "operator.log").open("ab")
         self.processes["operator"] = subprocess.Popen(
-            [AUDIOTEXT, "operator"], env=self.operator_env(), stdout=log, stderr=log
+            [AUDIOTEXT, "operator"], env={**self.operator_env(), **env}, stdout=log, stderr=log
         )
         time.sleep(1)
         assert self.processes["operator"].poll() is None, self.log("operator")
@@ -285,7 +286,8 @@ def deploy(cluster: Cluster, servers: Servers, workdir: Path) -> Iterator[Deploy
         cluster, servers, namespace, workdir, bucket=f"e2e-{uuid.uuid4().hex[:10]}"
     )
     # The worker pods' configuration: a Secret whose keys become their environment.
-    secret_env = deployment.backend_env(cluster.host_ip)
+    # Frequent heartbeats, so the operator may call a worker hung after a short silence.
+    secret_env = {**deployment.backend_env(cluster.host_ip), "AUDIOTEXT_HEARTBEAT_SECONDS": "2"}
     cluster.run(
         "create",
         "secret",

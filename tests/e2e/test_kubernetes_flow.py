@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -261,6 +263,51 @@ async def test_killed_pod_is_retried_then_succeeds(
     assert tj["status"]["attempts"] == 2
     row = job_row(deployment, job_id)
     assert row["status"] == "completed" and row["attempts"] == 2
+
+
+def worker_process(job_id: str) -> int:
+    """The host PID of the worker process running ``job_id`` on runner-node-0."""
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"worker" in argv and job_id.encode() in argv:
+            return int(proc.name)
+    raise AssertionError(f"no worker process for job {job_id} on this machine")
+
+
+async def test_a_hung_worker_is_restarted_then_succeeds(
+    deployment: Deployment, very_long_speech: Path
+) -> None:
+    deployment.stop_operator()
+    deployment.start_operator(AUDIOTEXT_STALE_JOB_SECONDS="15")
+    try:
+        job_id = await submit(deployment, very_long_speech)
+        deployment.cluster.wait_for(
+            "the worker to make progress",
+            lambda: job_row(deployment, job_id)["progress"] > 0,
+            timeout=180,
+            interval=0.3,
+        )
+        pod = deployment.pods(job_id)[0]["metadata"]["name"]
+        # The worker is its container's PID 1, which ignores signals sent from inside; the
+        # node is this machine, so the test stops it from here: the pod runs, the job is silent.
+        os.kill(worker_process(job_id), signal.SIGSTOP)
+        tj = deployment.wait_phase(job_id, {"Succeeded", "Failed"}, timeout=400)
+        assert tj["status"]["phase"] == "Succeeded", tj["status"]
+        assert tj["status"]["attempts"] == 2
+        row = job_row(deployment, job_id)
+        assert row["status"] == "completed" and row["attempts"] == 2
+        events = deployment.cluster.json(
+            "get", "events", "-n", deployment.namespace,
+            "--field-selector", f"involvedObject.name={job_id},reason=WorkerStalled",
+        )  # fmt: skip
+        assert events["items"], "no WorkerStalled event on the resource"
+        assert pod in events["items"][0]["message"]
+    finally:
+        deployment.stop_operator()
+        deployment.start_operator()
 
 
 def test_deadline_exceeded_fails_with_the_reason(deployment: Deployment, long_speech: Path) -> None:

@@ -179,7 +179,7 @@ def test_every_field_explains_itself_in_kubectl_explain() -> None:
         # PermissionEnforcement.
         (k.GROUP, f"{k.PLURAL}/finalizers", {"update"}),
         ("batch", "jobs", {"get", "list", "watch", "create", "delete"}),  # get: whose Job (409)
-        ("", "pods", {"list"}),  # termination messages
+        ("", "pods", {"list", "delete"}),  # termination messages; restarting hung workers
         ("", "events", {"create"}),  # kubectl describe tj
     ],
 )
@@ -192,7 +192,7 @@ def test_the_operator_may_do_what_it_does(group: str, resource: str, needed: set
     [
         (k.GROUP, k.PLURAL, {"delete", "deletecollection", "update", "*"}),
         ("batch", "jobs", {"update", "patch", "*"}),
-        ("", "pods", {"create", "delete", "patch", "*"}),
+        ("", "pods", {"create", "patch", "update", "*"}),
         ("", "secrets", {"get", "list", "watch", "*"}),  # the worker Secret is the pods' alone
     ],
 )

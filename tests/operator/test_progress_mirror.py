@@ -11,7 +11,7 @@ from audiotext.db.models import TranscriptionJobRow
 from audiotext.db.repository import JobRepository
 from audiotext.db.session import Database
 from audiotext.jobs.states import JobStatus
-from audiotext.operator.progress import progress_changes
+from audiotext.operator.progress import progress_changes, stalled
 
 from helpers import make_settings
 
@@ -52,6 +52,16 @@ def test_a_row_without_language_or_duration_patches_progress_alone() -> None:
 def test_finished_jobs_are_left_to_the_job_events() -> None:
     for status in (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED):
         assert progress_changes({}, job_row(status=status, progress=100)) == {}
+
+
+def test_stalled_workers_of_followed_jobs_are_restarted_once_per_stale_period() -> None:
+    rows = [job_row(id="a"), job_row(id="b"), job_row(id="other-operator")]
+    followed = {"a": ("ns", "a"), "b": ("ns", "b")}
+    assert stalled(rows, followed, {}, now=1000.0, stale_seconds=60) == ["a", "b"]
+    # "a" got a new pod 30 s ago: it has until a whole stale period has passed to claim it.
+    restarted = {"a": 970.0, "b": 900.0}
+    assert stalled(rows, followed, restarted, now=1000.0, stale_seconds=60) == ["b"]
+    assert stalled(rows, followed, restarted, now=1031.0, stale_seconds=60) == ["a", "b"]
 
 
 def test_pending_jobs_are_copied_too() -> None:

@@ -66,6 +66,9 @@ REASON_INVALID_SPEC = "InvalidSpec"
 REASON_JOB_DELETED = "JobDeleted"
 REASON_ALREADY_FINISHED = "AlreadyFinished"
 REASON_JOB_NAME_TAKEN = "JobNameTaken"
+REASON_WORKER_STALLED = "WorkerStalled"
+# The label the Job controller puts on the pods of a Job: the Job's name.
+JOB_NAME_LABEL = "job-name"
 
 # Status and annotation patches are JSON merge patches.
 MERGE_PATCH = "application/merge-patch+json"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from kubernetes_asyncio import client
@@ -56,6 +57,32 @@ class OperatorContext:
             name,
             {"status": changes},
             _content_type=k.MERGE_PATCH,
+        )
+
+    async def warn(self, resource: dict[str, Any], reason: str, message: str) -> None:
+        """A Warning event on a resource, from outside a kopf handler (whose kopf.warn
+        needs the handler's context)."""
+        meta = resource["metadata"]
+        now = datetime.now(UTC).isoformat()
+        await self.core.create_namespaced_event(  # a plain dict body is sent as it is
+            meta["namespace"],
+            {  # type: ignore[arg-type]
+                "metadata": {"generateName": f"{meta['name']}."},
+                "involvedObject": {
+                    "apiVersion": resource["apiVersion"],
+                    "kind": resource["kind"],
+                    "name": meta["name"],
+                    "namespace": meta["namespace"],
+                    "uid": meta["uid"],
+                },
+                "type": "Warning",
+                "reason": reason,
+                "message": message,
+                "source": {"component": "audiotext-operator"},
+                "firstTimestamp": now,
+                "lastTimestamp": now,
+                "count": 1,
+            },
         )
 
     async def close(self) -> None:

@@ -305,7 +305,7 @@ async def _termination_message(
 ) -> str | None:
     """What the last worker pod said when it stopped (its /dev/termination-log)."""
     pods = await context.core.list_namespaced_pod(
-        namespace, label_selector=f"job-name={job['metadata']['name']}"
+        namespace, label_selector=f"{k.JOB_NAME_LABEL}={job['metadata']['name']}"
     )
     messages = []
     for pod in sorted(pods.items, key=lambda p: p.metadata.creation_timestamp):

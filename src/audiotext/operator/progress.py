@@ -3,6 +3,11 @@
 The worker reports progress to the job's row. A kopf timer per resource would cost a task,
 a finalizer and two extra writes per resource; this loop reads every running job's row in
 one query per interval and patches only the resources whose progress moved.
+
+The same loop restarts hung workers: a running job whose row has had no heartbeat for
+``stale_job_seconds`` has its pod deleted, so the Job runs it again within its backoff
+limit (and fails with the resource once that is used up). A worker that died is the Job
+controller's to retry; one that hangs would otherwise hold its job until the deadline.
 """
 
 from __future__ import annotations
@@ -10,20 +15,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from aiohttp import ClientError
 from kubernetes_asyncio.client.exceptions import ApiException
 
-from audiotext.db.models import TranscriptionJobRow
+from audiotext.db.models import TranscriptionJobRow, utcnow
 from audiotext.jobs.errors import AudioTextError
+from audiotext.kube import constants as k
+from audiotext.operator.builders import job_name
 from audiotext.operator.context import OperatorContext
 
 log = logging.getLogger(__name__)
 PATCHES_IN_FLIGHT = 8
 PROGRESS_FIELDS = ("progress", "language", "audioDurationSeconds")
+# Pod phases of a worker that may still be holding its job.
+LIVE_POD_PHASES = frozenset({"Pending", "Running"})
 
 
 def progress_status(row: TranscriptionJobRow) -> dict[str, Any]:
@@ -34,6 +45,22 @@ def progress_status(row: TranscriptionJobRow) -> dict[str, Any]:
     if row.audio_duration_seconds is not None:
         status["audioDurationSeconds"] = round(row.audio_duration_seconds, 3)
     return status
+
+
+def stalled(
+    rows: Iterable[TranscriptionJobRow],
+    followed: dict[str, Any],
+    restarted: dict[str, float],
+    now: float,
+    stale_seconds: float,
+) -> list[str]:
+    """The stale running jobs of followed resources whose worker is due for a restart: not
+    restarted within the last ``stale_seconds`` (the new pod gets that long to claim it)."""
+    return [
+        row.id
+        for row in rows
+        if row.id in followed and now - restarted.get(row.id, float("-inf")) >= stale_seconds
+    ]
 
 
 def progress_changes(shown: dict[str, Any], row: TranscriptionJobRow) -> dict[str, Any]:
@@ -51,7 +78,9 @@ class ProgressMirror:
     interval: float
     resources: dict[str, tuple[str, str]] = field(default_factory=dict)  # job id → (ns, name)
     shown: dict[str, dict[str, Any]] = field(default_factory=dict)
+    restarted: dict[str, float] = field(default_factory=dict)  # job id → monotonic time
     _task: asyncio.Task[None] | None = None
+    _stall_check_due: float = 0.0
 
     def follow(self, job_id: str, namespace: str, name: str, status: dict[str, Any]) -> None:
         """Copy this job's progress to this resource, whose status shows ``status`` now."""
@@ -61,6 +90,7 @@ class ProgressMirror:
     def forget(self, job_id: str) -> None:
         self.resources.pop(job_id, None)
         self.shown.pop(job_id, None)
+        self.restarted.pop(job_id, None)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="progress-mirror")
@@ -94,6 +124,51 @@ class ProgressMirror:
                 await self._patch(job_id, changes)
 
         await asyncio.gather(*(patch(job_id, changes) for job_id, changes in due))
+        await self.restart_stalled()
+
+    async def restart_stalled(self) -> None:
+        """Delete the pods of followed jobs whose worker stopped sending heartbeats."""
+        stale_seconds = self.context.settings.stale_job_seconds
+        now = time.monotonic()
+        if stale_seconds <= 0 or now < self._stall_check_due:
+            return
+        self._stall_check_due = now + max(self.interval, stale_seconds / 4)
+        try:
+            rows = await self.context.jobs.repo.stale_running(
+                utcnow() - timedelta(seconds=stale_seconds)
+            )
+        except AudioTextError:
+            return  # the database is away: no heartbeat could have been recorded either
+        for job_id in stalled(rows, self.resources, self.restarted, now, stale_seconds):
+            await self._restart(job_id, stale_seconds)
+
+    async def _restart(self, job_id: str, stale_seconds: float) -> None:
+        namespace, name = self.resources[job_id]
+        selector = f"{k.JOB_NAME_LABEL}={job_name(name)}"
+        try:
+            resource = await self.context.objects.get_namespaced_custom_object(
+                k.GROUP, k.VERSION, namespace, k.PLURAL, name
+            )
+            pods = await self.context.core.list_namespaced_pod(namespace, label_selector=selector)
+            live = [p.metadata.name for p in pods.items if p.status.phase in LIVE_POD_PHASES]
+            for pod in live:
+                # No grace period: a hung process would not act on SIGTERM anyway.
+                await self.context.core.delete_namespaced_pod(
+                    pod, namespace, grace_period_seconds=0
+                )
+        except (ApiException, ClientError, OSError) as exc:
+            log.warning("could not restart the stalled worker of job %s: %s", job_id, exc)
+            return
+        self.restarted[job_id] = time.monotonic()
+        if not live:
+            return
+        message = (
+            f"no heartbeat from the worker for {stale_seconds:.0f}s; "
+            f"deleted its pod {', '.join(live)} so the Job runs it again"
+        )
+        log.warning("job %s: %s", job_id, message)
+        with contextlib.suppress(ApiException, ClientError, OSError):
+            await self.context.warn(resource, k.REASON_WORKER_STALLED, message)
 
     def _changes(self, rows: Iterable[TranscriptionJobRow]) -> Iterable[tuple[str, dict[str, Any]]]:
         for row in rows:
