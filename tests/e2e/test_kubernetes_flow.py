@@ -80,6 +80,18 @@ async def submit(deployment: Deployment, path: Path) -> str:
     return str(created.json()["id"])
 
 
+async def submit_running(deployment: Deployment, path: Path) -> str:
+    """Submit ``path`` through the gateway; return once its worker reports progress."""
+    job_id = await submit(deployment, path)
+    deployment.cluster.wait_for(
+        "the worker to make progress",
+        lambda: job_row(deployment, job_id)["progress"] > 0,
+        timeout=180,
+        interval=0.3,
+    )
+    return job_id
+
+
 def job_row(deployment: Deployment, job_id: str) -> dict[str, Any]:
     response = httpx.get(f"{deployment.gateway_url}/api/v1/job/status/{job_id}")
     assert response.status_code == 200, response.text
@@ -242,13 +254,7 @@ async def test_not_audio_fails_at_once_without_retry(
 async def test_killed_pod_is_retried_then_succeeds(
     deployment: Deployment, long_speech: Path
 ) -> None:
-    job_id = await submit(deployment, long_speech)
-    deployment.cluster.wait_for(
-        "the worker to make progress",
-        lambda: job_row(deployment, job_id)["progress"] > 0,
-        timeout=180,
-        interval=0.3,
-    )
+    job_id = await submit_running(deployment, long_speech)
     # The operator copies the worker's progress from the database to the resource.
     deployment.cluster.wait_for(
         "the resource to show progress",
@@ -283,13 +289,7 @@ async def test_a_hung_worker_is_restarted_then_succeeds(
     deployment.stop_operator()
     deployment.start_operator(AUDIOTEXT_STALE_JOB_SECONDS="15")
     try:
-        job_id = await submit(deployment, very_long_speech)
-        deployment.cluster.wait_for(
-            "the worker to make progress",
-            lambda: job_row(deployment, job_id)["progress"] > 0,
-            timeout=180,
-            interval=0.3,
-        )
+        job_id = await submit_running(deployment, very_long_speech)
         pod = deployment.pods(job_id)[0]["metadata"]["name"]
         # The worker is its container's PID 1, which ignores signals sent from inside; the
         # node is this machine, so the test stops it from here: the pod runs, the job is silent.
