@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from audiotext.audio import sniff
-from audiotext.config import Settings, async_database_url
+from audiotext.config import Settings, async_database_url, requested_formats
 from audiotext.engine import Segment, Transcript, Word
 from audiotext.formats import openai_verbose, render
 from audiotext.jobs.errors import InvalidTransition
@@ -177,3 +177,10 @@ def test_a_bad_config_file_is_refused(
     monkeypatch.setenv("AUDIOTEXT_CONFIG_FILE", str(config))
     with pytest.raises(ValueError, match=message):
         Settings()
+
+
+def test_requested_formats_follow_the_resource_in_their_usual_order() -> None:
+    assert requested_formats(None) == ("txt", "json", "srt", "vtt")
+    assert requested_formats({}) == ("txt", "json", "srt", "vtt")
+    assert requested_formats({"output_formats": ["vtt", "txt"]}) == ("txt", "vtt")
+    assert requested_formats({"output_formats": ["srt", "pdf"]}) == ("srt",)

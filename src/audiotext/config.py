@@ -22,6 +22,12 @@ DEFAULT_MODEL = "tiny.en"
 OUTPUT_FORMATS = ("txt", "json", "srt", "vtt")
 
 
+def requested_formats(options: dict[str, Any] | None) -> tuple[str, ...]:
+    """The transcript artifacts a job asks for (a resource's outputFormats); all by default."""
+    asked = (options or {}).get("output_formats") or OUTPUT_FORMATS
+    return tuple(fmt for fmt in OUTPUT_FORMATS if fmt in asked)
+
+
 class Settings(BaseSettings):
     """Every option of the gateway, the operator, the worker and the local mode."""
 

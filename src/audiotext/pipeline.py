@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from audiotext import audio
-from audiotext.config import OUTPUT_FORMATS
+from audiotext.config import OUTPUT_FORMATS, requested_formats
 from audiotext.db.models import TranscriptionJobRow, utcnow
 from audiotext.engine import (
     Engine,
@@ -107,11 +107,17 @@ def transcribe_file(
 
 
 async def write_artifacts(
-    storage: ObjectStorage, job_id: str, transcript: Transcript
+    storage: ObjectStorage,
+    job_id: str,
+    transcript: Transcript,
+    formats: tuple[str, ...] = OUTPUT_FORMATS,
 ) -> dict[str, str]:
-    """One artifact per output format; returns format → URL."""
+    """One artifact per format asked for; returns format → URL. The JSON one is always
+    written: the transcript route renders every format from it."""
     outputs: dict[str, str] = {}
     for fmt in OUTPUT_FORMATS:
+        if fmt not in formats and fmt != "json":
+            continue
         key = transcript_key(job_id, fmt)
         await storage.put_bytes(key, render(transcript, fmt).encode(), MEDIA_TYPES[fmt])
         outputs[fmt] = storage.url_for(key)
@@ -139,7 +145,7 @@ async def run_job(
             await asyncio.to_thread(audio.probe, path)
             samples = await asyncio.to_thread(audio.decode, path)
         transcript = await _transcribe_reporting(jobs, job_id, engine, samples, options)
-        await write_artifacts(jobs.storage, job_id, transcript)
+        await write_artifacts(jobs.storage, job_id, transcript, requested_formats(row.options))
         await jobs.complete(job_id, transcript, time.monotonic() - started)
         return Outcome.COMPLETED
     except (InvalidTransition, JobNotFound):

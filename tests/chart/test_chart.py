@@ -223,6 +223,36 @@ def test_rbac_rules_are_those_of_rbac_dir(default: list[Manifest]) -> None:
         assert bindings and all(b["subjects"][0]["name"] == account for b in bindings)
 
 
+def test_an_operator_of_some_namespaces_gets_roles_there_alone(
+    helm: Path, default: list[Manifest]
+) -> None:
+    watched = render(helm, "--set", "operator.watchNamespaces={team-a,team-b}")
+    cluster_role = find(watched, "ClusterRole", "operator")
+    # Cluster-wide it only reads what kopf discovers: CRDs and namespaces.
+    assert {r for rule in cluster_role["rules"] for r in rule["resources"]} == {
+        "customresourcedefinitions",
+        "namespaces",
+    }
+    everywhere = _rules(default)[("ClusterRole", "operator")]
+    roles = [
+        m
+        for m in watched
+        if m["kind"] == "Role"
+        and m["metadata"]["labels"]["app.kubernetes.io/component"] == "operator"
+    ]
+    assert sorted(m["metadata"]["namespace"] for m in roles) == ["team-a", "team-b"]
+    for role in roles:
+        # Together with the ClusterRole: the same rules as the cluster-wide operator's.
+        combined = {**role, "rules": role["rules"] + cluster_role["rules"]}
+        assert _rules([combined])[("Role", "operator")] == everywhere
+    bindings = {
+        m["metadata"]["namespace"]
+        for m in watched
+        if m["kind"] == "RoleBinding" and m["roleRef"]["name"] == role["metadata"]["name"]
+    }
+    assert bindings == {"team-a", "team-b"}
+
+
 def test_kind_config() -> None:
     config = yaml.safe_load((ROOT / "kind-config.yaml").read_text())
     assert config["kind"] == "Cluster"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from support.cluster import REPO_ROOT, Cluster
@@ -9,6 +11,13 @@ from support.cluster import REPO_ROOT, Cluster
 pytestmark = pytest.mark.k8s
 
 CRD = REPO_ROOT / "crds" / "transcriptionjobs.audiotext.io.yaml"
+
+
+@pytest.fixture(scope="module")
+def cluster_with_crd(k8s_cluster: Cluster) -> Cluster:
+    k8s_cluster.run("apply", "-f", str(CRD))
+    k8s_cluster.run("wait", "--for=condition=Established", "crd/transcriptionjobs.audiotext.io")
+    return k8s_cluster
 
 
 @pytest.mark.parametrize(
@@ -19,10 +28,9 @@ CRD = REPO_ROOT / "crds" / "transcriptionjobs.audiotext.io.yaml"
     ],
 )
 def test_kubectl_explain_documents_the_resource(
-    k8s_cluster: Cluster, field: str, says: list[str]
+    cluster_with_crd: Cluster, field: str, says: list[str]
 ) -> None:
-    k8s_cluster.run("apply", "-f", str(CRD))
-    k8s_cluster.run("wait", "--for=condition=Established", "crd/transcriptionjobs.audiotext.io")
+    k8s_cluster = cluster_with_crd
 
     def explained() -> str | None:
         # The API server publishes a new CRD's OpenAPI schema a moment after it is established.
@@ -33,3 +41,28 @@ def test_kubectl_explain_documents_the_resource(
     assert "KIND:" in text and "TranscriptionJob" in text
     for words in says:
         assert words in text, text
+
+
+@pytest.mark.parametrize(
+    ("spec", "says"),
+    [
+        ({"outputFormats": []}, "spec.outputFormats"),
+        ({"outputFormats": ["srt", "srt"]}, "Duplicate value"),
+        ({"outputFormats": ["pdf"]}, "Unsupported value"),
+        ({"task": "summarise"}, "spec.task"),
+        ({"gpus": 99}, "spec.gpus"),
+    ],
+)
+def test_the_api_server_refuses_an_invalid_spec(
+    cluster_with_crd: Cluster, spec: dict[str, object], says: str
+) -> None:
+    resource = {
+        "apiVersion": "audiotext.io/v1alpha1",
+        "kind": "TranscriptionJob",
+        "metadata": {"name": "invalid", "namespace": "default"},
+        "spec": {"audio": {"url": "s3://bucket/a.flac"}, **spec},
+    }
+    done = cluster_with_crd.run(
+        "apply", "--dry-run=server", "-f", "-", input=json.dumps(resource), check=False
+    )
+    assert done.returncode != 0 and says in done.stderr, done.stderr

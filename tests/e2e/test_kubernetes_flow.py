@@ -101,12 +101,30 @@ def job_row(deployment: Deployment, job_id: str) -> dict[str, Any]:
 
 def test_kubectl_apply_is_a_first_class_client(deployment: Deployment, jfk: Path) -> None:
     url = deployment.upload(jfk)
-    deployment.cluster.apply(transcription_job("from-kubectl", url, **RUNNER), deployment.namespace)
+    deployment.cluster.apply(
+        transcription_job("from-kubectl", url, outputFormats=["srt", "txt"], **RUNNER),
+        deployment.namespace,
+    )
     tj = deployment.wait_phase("from-kubectl", {"Succeeded", "Failed"})
     assert tj["status"]["phase"] == "Succeeded", tj["status"]
     job_id = tj["metadata"]["labels"]["audiotext.io/job-id"]
     row = job_row(deployment, job_id)
     assert row["status"] == "completed" and wer(JFK_TEXT, row["result_text"]) <= 0.1
+    # No model in its spec: the operator's default shows in its status and in `kubectl get`.
+    assert tj["status"]["model"] == "tiny.en"
+    columns = kubectl_columns(deployment.cluster, deployment.namespace)
+    assert columns["MODEL"][columns["NAME"].index("from-kubectl")] == "tiny.en"
+    # The artifacts it asked for, listed in its status; JSON is kept for the API's transcripts.
+    outputs = tj["status"]["outputs"]
+    assert sorted(outputs) == ["srt", "txt"]
+    s3 = deployment.servers.minio.client()
+    stored = {
+        o["Key"].rsplit("/", 1)[-1]
+        for o in s3.list_objects_v2(Bucket=deployment.bucket, Prefix="jobs/")["Contents"]
+        if job_id in o["Key"]
+    }
+    assert {name.rsplit(".", 1)[-1] for name in stored} == {"srt", "txt", "json"}, stored
+    assert outputs["srt"].endswith(".srt") and job_id in outputs["srt"]
     # The spec cannot change once created.
     patched = deployment.cluster.run(
         "patch",

@@ -72,7 +72,7 @@ def test_kubectl_get_shows_phase_model_progress_duration_and_age() -> None:
     columns = {c["name"]: c for c in version()["additionalPrinterColumns"]}
     for name, path in [
         ("Phase", ".status.phase"),
-        ("Model", ".spec.model"),
+        ("Model", ".status.model"),  # spec.model or the default the operator chose
         ("Progress", ".status.progress"),
         ("Duration", ".status.audioDurationSeconds"),
         ("Age", ".metadata.creationTimestamp"),

@@ -12,6 +12,7 @@ import kopf
 from aiohttp import ClientError
 from kubernetes_asyncio.client.exceptions import ApiException
 
+from audiotext.config import OUTPUT_FORMATS, requested_formats
 from audiotext.jobs.errors import AudioTextError, InvalidTransition, JobNotFound
 from audiotext.kube import constants as k
 from audiotext.operator.builders import build_job, job_name, owner_of
@@ -85,7 +86,11 @@ def _request_of(spec: dict[str, Any], name: str) -> JobRequest:
         model=spec.get("model") or None,
         language=spec.get("language") or None,
         task="translate" if spec.get("task") == "translate" else "transcribe",
-        options={"source": "kubernetes", "resource": name},
+        options={
+            "source": "kubernetes",
+            "resource": name,
+            "output_formats": list(spec.get("outputFormats") or OUTPUT_FORMATS),
+        },
     )
 
 
@@ -128,7 +133,8 @@ async def reconcile(
         # Cancelled (or finished) before its Job was made: a Job now would run for nothing.
         finished = row_final_status(dict(status), row.status.value, row.error_message, now_iso())
         if finished["phase"] == k.PHASE_SUCCEEDED:
-            finished["outputs"] = _outputs(context, job_id)
+            asked = requested_formats({"output_formats": spec.get("outputFormats")})
+            finished["outputs"] = _outputs(context, job_id, asked)
         _patch_status(patch, status, finished)
         return
 
@@ -152,6 +158,8 @@ async def reconcile(
     # Patched only when they differ: a resumed resource usually has them already.
     if status.get("jobName") != job["metadata"]["name"]:
         patch.status["jobName"] = job["metadata"]["name"]
+    if status.get("model") != row.model:
+        patch.status["model"] = row.model  # the MODEL column, also when spec.model is empty
     shown = dict(status)
     if not status.get("phase"):
         patch.status["phase"] = k.PHASE_QUEUED if job["spec"]["suspend"] else k.PHASE_PENDING
@@ -334,14 +342,13 @@ async def _copy_row(
     if row.audio_duration_seconds is not None:
         status["audioDurationSeconds"] = round(row.audio_duration_seconds, 3)
     if observation.phase == k.PHASE_SUCCEEDED:
-        status["outputs"] = _outputs(context, job_id)
+        status["outputs"] = _outputs(context, job_id, requested_formats(row.options))
 
 
-def _outputs(context: OperatorContext, job_id: str) -> dict[str, str]:
+def _outputs(context: OperatorContext, job_id: str, formats: tuple[str, ...]) -> dict[str, str]:
+    """format → URL of each artifact the resource asked for (its outputFormats)."""
     storage = context.jobs.storage
-    return {
-        fmt: storage.url_for(transcript_key(job_id, fmt)) for fmt in ("txt", "json", "srt", "vtt")
-    }
+    return {fmt: storage.url_for(transcript_key(job_id, fmt)) for fmt in formats}
 
 
 async def _fail_row(context: OperatorContext, job_id: str, message: str) -> None:
