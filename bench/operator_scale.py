@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchkit.processes import AUDIOTEXT, ROOT, free_port, rss_bytes, servers_module
+from benchkit.processes import AUDIOTEXT, ROOT, cpu_seconds, free_port, rss_bytes, servers_module
 from benchkit.report import Row, fmt, print_table
 from kubernetes_asyncio import client, config
 
@@ -227,9 +227,7 @@ class Operator:
 
     def cpu_seconds(self) -> float:
         """User + system CPU time of the operator process so far (all its threads)."""
-        with open(f"/proc/{self.pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return cpu_seconds(self.pid)
 
     def log(self) -> str:
         try:

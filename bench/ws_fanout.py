@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import redis.asyncio as aioredis
-from benchkit.processes import gateway, raise_open_files, servers_module
+from benchkit.processes import cpu_seconds, gateway, raise_open_files, servers_module
 from benchkit.report import Row, fmt, print_table
 
 from audiotext.bus.base import job_channel
@@ -148,9 +148,11 @@ def run(args: argparse.Namespace, tmp: Path, redis_url: str, database_url: str) 
             if line.strip() != "ready":
                 raise RuntimeError(f"clients did not get ready: {line!r}")
             connected = time.perf_counter()
+            gateways_cpu = -sum(cpu_seconds(g.pid) for g in (a, b))
             asyncio.run(publish(redis_url, job.id, events, args.rate))
             clients.wait(timeout=args.timeout + 30)
             published = time.perf_counter() - connected
+            gateways_cpu += sum(cpu_seconds(g.pid) for g in (a, b))
         finally:
             if clients.poll() is None:
                 clients.kill()
@@ -159,6 +161,7 @@ def run(args: argparse.Namespace, tmp: Path, redis_url: str, database_url: str) 
     result["baseline"] = baseline
     result["expected"] = [e["progress"] for e in events]
     result["seconds"] = published
+    result["gateways_cpu"] = gateways_cpu
     return result
 
 
@@ -227,6 +230,14 @@ def main() -> int:
             result["close_1000"] == result["clients"],
         ),
         Row("client errors", "0", str(result["error_count"]), "-", "0", result["error_count"] == 0),
+        Row(
+            "CPU s while following: both gateways / the client process",
+            "-",
+            f"{fmt(result['gateways_cpu'])} / {fmt(result['cpu_seconds'])}",
+            "-",
+            "reported",
+            None,
+        ),
     ]
     database = "PostgreSQL" if args.postgres else "shared SQLite file"
     notes = [

@@ -44,6 +44,13 @@ def rss_bytes(pid: int) -> int:
     return 0
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process so far (all its threads), from /proc."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def servers_module() -> object:
     """The test suite's real-server helpers (PostgreSQL, Redis), importable from bench."""
     if str(ROOT / "tests") not in sys.path:

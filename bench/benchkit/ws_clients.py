@@ -65,8 +65,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             await asyncio.sleep(0.01)  # do not flood the listen backlog
     await asyncio.gather(*(c.first.wait() for c in clients))
     print("ready", flush=True)
+    cpu_before = time.process_time()
     remaining = max(1.0, stop_at - time.monotonic())
     await asyncio.wait(tasks, timeout=remaining)
+    cpu = time.process_time() - cpu_before
     for task in tasks:
         task.cancel()
     delays = sorted(d for c in clients for d in c.delays)
@@ -79,6 +81,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "close_1000": sum(c.close_code == 1000 for c in clients),
         "errors": [c.error for c in clients if c.error][:5],
         "error_count": sum(1 for c in clients if c.error),
+        "cpu_seconds": cpu,
     }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -34,15 +35,35 @@ class EventBus(Protocol):
     async def close(self) -> None: ...
 
 
+class EncodedEvent(dict[str, Any]):
+    """An event with its JSON text: encoded once per process, not once per WebSocket client
+    (with a thousand clients on a job, encoding was a thousand times the work)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, event: Event, text: str) -> None:
+        super().__init__(event)
+        self.text = text
+
+
+def event_text(event: Event) -> str:
+    return event.text if isinstance(event, EncodedEvent) else json.dumps(event, default=str)
+
+
 class LocalFanout:
     """This process's subscribers, each with its own queue, grouped by job."""
 
     def __init__(self) -> None:
         self._queues: defaultdict[str, set[asyncio.Queue[Event]]] = defaultdict(set)
 
-    def deliver(self, job_id: str, event: Event) -> None:
-        for queue in self._queues.get(job_id, ()):
-            queue.put_nowait(event)
+    def deliver(self, job_id: str, event: Event, text: str | None = None) -> None:
+        """Hand ``event`` (JSON ``text``, when the bus has it already) to each subscriber."""
+        queues = self._queues.get(job_id)
+        if not queues:
+            return
+        encoded = EncodedEvent(event, text if text is not None else json.dumps(event, default=str))
+        for queue in queues:
+            queue.put_nowait(encoded)
 
     def wants(self, job_id: str) -> bool:
         return job_id in self._queues

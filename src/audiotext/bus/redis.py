@@ -89,7 +89,8 @@ class RedisBus:
                     channel = message["channel"].decode()
                     job_id = channel.split(":", 1)[1]
                     if self.fanout.wants(job_id):
-                        self.fanout.deliver(job_id, json.loads(message["data"]))
+                        data = message["data"]
+                        self.fanout.deliver(job_id, json.loads(data), data.decode())
             except asyncio.CancelledError:
                 raise
             except (RedisError, OSError) as exc:

@@ -10,6 +10,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect, status
 
 from audiotext.api.deps import JobServiceDep, OwnerDep
 from audiotext.api.errors import send_error
+from audiotext.bus.base import event_text
 from audiotext.jobs.errors import AudioTextError
 from audiotext.jobs.states import JobStatus
 from audiotext.services.jobs import JobService
@@ -57,7 +58,7 @@ async def _stream(websocket: WebSocket, jobs: JobService, job_id: str, owner: st
                 event = (await jobs.get(job_id, owner=owner)).event()
             if event == last or _older(event, last):
                 continue
-            await websocket.send_json(event)
+            await websocket.send_text(event_text(event))
             last = event
     await websocket.close(code=status.WS_1000_NORMAL_CLOSURE)
 
