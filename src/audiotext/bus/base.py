@@ -47,6 +47,7 @@ class EncodedEvent(dict[str, Any]):
 
 
 def event_text(event: Event) -> str:
+    """The JSON text of an event: the bus's wire form, and what WebSocket clients receive."""
     return event.text if isinstance(event, EncodedEvent) else json.dumps(event, default=str)
 
 
@@ -61,7 +62,7 @@ class LocalFanout:
         queues = self._queues.get(job_id)
         if not queues:
             return
-        encoded = EncodedEvent(event, text if text is not None else json.dumps(event, default=str))
+        encoded = EncodedEvent(event, text if text is not None else event_text(event))
         for queue in queues:
             queue.put_nowait(encoded)
 

@@ -12,7 +12,7 @@ from contextlib import AbstractAsyncContextManager
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from audiotext.bus.base import CHANNEL_PREFIX, Event, LocalFanout, job_channel
+from audiotext.bus.base import CHANNEL_PREFIX, Event, LocalFanout, event_text, job_channel
 from audiotext.jobs.errors import BackendUnavailable
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ class RedisBus:
         self._connected = asyncio.Event()
 
     async def publish(self, job_id: str, event: Event) -> None:
-        data = json.dumps(event, default=str)
+        data = event_text(event)
         try:
             async with self.client.pipeline(transaction=True) as pipe:
                 pipe.set(last_state_key(job_id), data, ex=LAST_STATE_TTL_SECONDS)

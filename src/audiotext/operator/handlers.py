@@ -123,18 +123,16 @@ async def reconcile(
         patch.metadata.labels[k.LABEL_JOB_ID] = job_id
     if status.get("jobId") != job_id:
         patch.status["jobId"] = job_id
+    request = _request_of(dict(spec), name)
     try:
-        row = await context.jobs.register(
-            job_id, _request_of(dict(spec), name), spec["audio"]["url"]
-        )
+        row = await context.jobs.register(job_id, request, spec["audio"]["url"])
     except AudioTextError as exc:
         raise kopf.TemporaryError(f"database: {exc.message}", delay=RETRY_DELAY) from exc
     if row.status.is_final:
         # Cancelled (or finished) before its Job was made: a Job now would run for nothing.
         finished = row_final_status(dict(status), row.status.value, row.error_message, now_iso())
         if finished["phase"] == k.PHASE_SUCCEEDED:
-            asked = requested_formats({"output_formats": spec.get("outputFormats")})
-            finished["outputs"] = _outputs(context, job_id, asked)
+            finished["outputs"] = _outputs(context, job_id, requested_formats(request.options))
         _patch_status(patch, status, finished)
         return
 
