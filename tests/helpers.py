@@ -73,6 +73,17 @@ async def live_server(settings: Settings) -> AsyncIterator[str]:
         await task
 
 
+async def presign(
+    client: httpx.AsyncClient, filename: str, content_type: str, data: bytes
+) -> dict[str, Any]:
+    """Ask for a presigned upload of ``data`` the way a client does; the JSON answer."""
+    response = await client.post(
+        "/api/v1/audio/presigned-url",
+        json={"filename": filename, "content_type": content_type, "size": len(data)},
+    )
+    return dict(response.json())
+
+
 async def wait_for(
     client: httpx.AsyncClient, job_id: str, predicate: Any, timeout: float = 120
 ) -> dict[str, Any]:

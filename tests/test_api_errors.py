@@ -11,7 +11,7 @@ import pytest
 
 from audiotext.config import Settings
 
-from helpers import free_port, live_server, running_app
+from helpers import free_port, live_server, presign, running_app
 
 
 def stored_files(settings: Settings) -> list[Path]:
@@ -209,12 +209,7 @@ async def test_upload_that_stops_arriving_is_408(tmp_path: Path, jfk: Path) -> N
         assert body["code"] == "upload_timeout" and "0.5 seconds" in body["detail"]
         async with httpx.AsyncClient(base_url=url, timeout=60) as client:
             # A presigned upload to local storage that stalls leaves no partial object.
-            signed = (
-                await client.post(
-                    "/api/v1/audio/presigned-url",
-                    json={"filename": "a.flac", "content_type": "audio/flac", "size": len(data)},
-                )
-            ).json()
+            signed = await presign(client, "a.flac", "audio/flac", data)
             target = signed["upload_url"].removeprefix(url)
             status_line, body = await stalled_request(
                 settings.port,
@@ -275,12 +270,7 @@ async def test_local_upload_url_is_bound_to_what_was_signed(
 ) -> None:
     data = jfk.read_bytes()
     async with httpx.AsyncClient(base_url=server_url) as client:
-        signed = (
-            await client.post(
-                "/api/v1/audio/presigned-url",
-                json={"filename": "jfk.flac", "content_type": "audio/flac", "size": len(data)},
-            )
-        ).json()
+        signed = await presign(client, "jfk.flac", "audio/flac", data)
         assert signed["method"] == "PUT"
         assert signed["upload_url"].startswith(server_url)
         wrong_type = await client.put(

@@ -17,7 +17,7 @@ from openai import AsyncOpenAI
 
 from audiotext.api.routes.ws import POLL_SECONDS
 
-from helpers import FORMATS, JFK_TEXT, SPOKEN_TEXT
+from helpers import FORMATS, JFK_TEXT, SPOKEN_TEXT, presign
 from wer import wer
 
 pytestmark = pytest.mark.slow
@@ -41,12 +41,7 @@ async def test_presigned_flow_with_websocket_and_every_transcript_format(
     data = jfk.read_bytes()
     ws_url = server_url.replace("http://", "ws://")
     async with httpx.AsyncClient(base_url=server_url, timeout=60) as client:
-        signed = (
-            await client.post(
-                "/api/v1/audio/presigned-url",
-                json={"filename": "jfk.flac", "content_type": "audio/flac", "size": len(data)},
-            )
-        ).json()
+        signed = await presign(client, "jfk.flac", "audio/flac", data)
         put = await client.request(
             signed["method"], signed["upload_url"], content=data, headers=signed["headers"]
         )

@@ -21,7 +21,7 @@ from audiotext.db.session import Database
 from audiotext.jobs import exit_codes
 from audiotext.storage import open_storage, upload_key
 
-from helpers import JFK_TEXT
+from helpers import JFK_TEXT, presign
 from processes import AUDIOTEXT, Gateway, Production, start_gateway
 from wer import wer
 
@@ -52,12 +52,7 @@ async def test_presigned_s3_upload_to_transcript(
     gateways.append(gateway)
     data = jfk.read_bytes()
     async with httpx.AsyncClient(base_url=gateway.url, timeout=60) as client:
-        signed = (
-            await client.post(
-                "/api/v1/audio/presigned-url",
-                json={"filename": "jfk.flac", "content_type": "audio/flac", "size": len(data)},
-            )
-        ).json()
+        signed = await presign(client, "jfk.flac", "audio/flac", data)
         assert signed["url"].startswith(production.storage_url)
         assert signed["upload_url"].startswith(production.aws["AWS_ENDPOINT_URL"])
         # The store itself refuses what was not signed.
@@ -95,12 +90,7 @@ async def test_rejected_s3_upload_leaves_nothing(
     gateways.append(gateway)
     junk = b"%PDF-1.7 this is a document, not audio" * 100
     async with httpx.AsyncClient(base_url=gateway.url, timeout=60) as client:
-        signed = (
-            await client.post(
-                "/api/v1/audio/presigned-url",
-                json={"filename": "a.mp3", "content_type": "audio/mpeg", "size": len(junk)},
-            )
-        ).json()
+        signed = await presign(client, "a.mp3", "audio/mpeg", junk)
         async with httpx.AsyncClient() as plain:
             assert (
                 await plain.put(signed["upload_url"], content=junk, headers=signed["headers"])
