@@ -25,8 +25,12 @@ async def get_backends(connection: HTTPConnection) -> Backends:
     return _backends(connection)
 
 
-async def get_jobs(connection: HTTPConnection) -> JobService:
+def jobs_of(connection: HTTPConnection) -> JobService:
     return _backends(connection).jobs
+
+
+async def get_jobs(connection: HTTPConnection) -> JobService:
+    return jobs_of(connection)
 
 
 async def get_uploads(request: Request) -> UploadService:
@@ -37,10 +41,14 @@ async def get_settings(connection: HTTPConnection) -> Settings:
     return _backends(connection).settings
 
 
-async def get_owner(connection: HTTPConnection) -> str | None:
+def owner_of(connection: HTTPConnection) -> str | None:
     """The tenant that owns what this request creates and may see (None: single tenant)."""
     owner: str | None = getattr(connection.state, "owner", None)
     return owner
+
+
+async def get_owner(connection: HTTPConnection) -> str | None:
+    return owner_of(connection)
 
 
 BackendsDep = Annotated[Backends, Depends(get_backends)]

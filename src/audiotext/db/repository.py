@@ -13,6 +13,10 @@ from audiotext.db.session import Database
 from audiotext.jobs.errors import InvalidTransition, JobNotFound
 from audiotext.jobs.states import ALLOWED_TRANSITIONS, JobStatus
 
+_JOBS = TranscriptionJobRow.__table__
+# Built once: a statement object keeps its cache key and its compiled form between reads.
+_SELECT_JOB = sa.select(_JOBS).where(_JOBS.c.id == sa.bindparam("job_id"))
+
 
 class JobRepository:
     def __init__(self, db: Database) -> None:
@@ -33,8 +37,7 @@ class JobRepository:
 
     async def get_fields(self, job_id: str, *, owner: str | None = None) -> dict[str, Any]:
         """One job's columns as a mapping: the read behind status requests (no ORM session)."""
-        table = TranscriptionJobRow.__table__
-        fields = await self.db.fetch_one(sa.select(table).where(table.c.id == job_id))
+        fields = await self.db.fetch_one(_SELECT_JOB, {"job_id": job_id})
         if fields is None or (owner is not None and fields["owner"] != owner):
             raise JobNotFound(job_id)
         return dict(fields)
