@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from audiotext.db.migrate import upgrade
 from audiotext.db.models import TranscriptionJobRow
 from audiotext.db.repository import JobRepository
 from audiotext.db.session import Database
 from audiotext.jobs.states import JobStatus
-from audiotext.operator.progress import progress_changes, stalled
+from audiotext.operator.progress import ProgressMirror, progress_changes, stalled
+from audiotext.operator.status import observe_job
 
 from helpers import make_settings
 
@@ -47,6 +48,25 @@ def test_only_what_moved_is_patched() -> None:
 
 def test_a_row_without_language_or_duration_patches_progress_alone() -> None:
     assert progress_changes({"progress": 0}, job_row(progress=5)) == {"progress": 5}
+
+
+def test_job_events_that_change_nothing_shown_are_recognised() -> None:
+    mirror = ProgressMirror(context=cast(Any, None), interval=1.0)
+    manifest: dict[str, Any] = {"spec": {"suspend": False}}
+    mirror.follow("j", "ns", "r", {"phase": "Pending", "progress": 0}, observe_job(manifest))
+    added = {"spec": {"suspend": False}, "status": {}}
+    assert mirror.seen_before("j", observe_job(added))
+    running = {"spec": {"suspend": False}, "status": {"active": 1, "startTime": "t0"}}
+    assert not mirror.seen_before("j", observe_job(running))
+    mirror.follow("j", "ns", "r", {"phase": "Running", "progress": 0}, observe_job(running))
+    ready = {"spec": {"suspend": False}, "status": {"active": 1, "ready": 1, "startTime": "t0"}}
+    assert mirror.seen_before("j", observe_job(ready))
+    # A resource followed again without an observation (resumed): every event counts.
+    mirror.follow("j", "ns", "r", {"phase": "Running", "progress": 10})
+    assert not mirror.seen_before("j", observe_job(ready))
+    mirror.follow("j", "ns", "r", {"phase": "Running", "progress": 10}, observe_job(ready))
+    mirror.forget("j")
+    assert not mirror.seen_before("j", observe_job(ready))
 
 
 def test_finished_jobs_are_left_to_the_job_events() -> None:

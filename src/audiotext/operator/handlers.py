@@ -159,11 +159,13 @@ async def reconcile(
     if status.get("model") != row.model:
         patch.status["model"] = row.model  # the MODEL column, also when spec.model is empty
     shown = dict(status)
+    first = None
     if not status.get("phase"):
-        patch.status["phase"] = k.PHASE_QUEUED if job["spec"]["suspend"] else k.PHASE_PENDING
+        first = observe_job(job)  # the new Job as it is: queued (suspended) or pending
+        patch.status["phase"] = first.phase
         patch.status["progress"] = shown["progress"] = 0
         patch.status["attempts"] = 0
-    _progress(memo).follow(job_id, str(namespace), name, shown)
+    _progress(memo).follow(job_id, str(namespace), name, shown, first)
 
 
 def _patch_status(patch: kopf.Patch, current: kopf.Status, desired: dict[str, Any]) -> None:
@@ -245,6 +247,9 @@ async def job_changed(body: kopf.Body, type: str, memo: kopf.Memo, **_: Any) -> 
     if owner is None or not job_id:
         return
     name, uid = owner
+    skippable = type != "DELETED" and not _failed(body)
+    if skippable and _progress(memo).seen_before(job_id, observe_job(dict(body))):
+        return  # readiness, pod bookkeeping: nothing the resource shows has moved
     context = _context(memo)
     try:
         resource = await context.objects.get_namespaced_custom_object(
@@ -263,11 +268,11 @@ async def job_changed(body: kopf.Body, type: str, memo: kopf.Memo, **_: Any) -> 
     if type == "DELETED":
         if _cancelling(resource):
             return  # the cancel and delete handlers record those
-        observation = observe_deleted_job(dict(body), now_iso())
+        observed = observe_deleted_job(dict(body), now_iso())
     else:
         message = await _termination_message(context, namespace, body) if _failed(body) else None
-        observation = observe_job(dict(body), message)
-    observation = await _settle(context, job_id, observation)
+        observed = observe_job(dict(body), message)
+    observation = await _settle(context, job_id, observed)
     desired = desired_status(current, observation, now_iso())
     await _copy_row(context, job_id, desired, observation)
     changes = status_changes(current, desired)
@@ -276,7 +281,7 @@ async def job_changed(body: kopf.Body, type: str, memo: kopf.Memo, **_: Any) -> 
     if observation.phase in k.FINAL_PHASES:
         _progress(memo).forget(job_id)
     else:
-        _progress(memo).follow(job_id, namespace, name, desired)
+        _progress(memo).follow(job_id, namespace, name, desired, observed)
     if current.get("phase") != observation.phase or current.get("attempts") != observation.attempts:
         post = kopf.warn if observation.phase == k.PHASE_FAILED else kopf.info
         post(resource, reason=observation.reason, message=observation.message)

@@ -29,6 +29,7 @@ from audiotext.jobs.errors import AudioTextError
 from audiotext.kube import constants as k
 from audiotext.operator.builders import job_name
 from audiotext.operator.context import OperatorContext
+from audiotext.operator.status import Observation
 
 log = logging.getLogger(__name__)
 PATCHES_IN_FLIGHT = 8
@@ -78,18 +79,37 @@ class ProgressMirror:
     interval: float
     resources: dict[str, tuple[str, str]] = field(default_factory=dict)  # job id → (ns, name)
     shown: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # What the resource's status was last set from (its Job's state): a Job event that
+    # observes the same again (most of them: readiness, pod bookkeeping) changes nothing.
+    observed: dict[str, Observation] = field(default_factory=dict)
     restarted: dict[str, float] = field(default_factory=dict)  # job id → monotonic time
     _task: asyncio.Task[None] | None = None
     _stall_check_due: float = 0.0
 
-    def follow(self, job_id: str, namespace: str, name: str, status: dict[str, Any]) -> None:
-        """Copy this job's progress to this resource, whose status shows ``status`` now."""
+    def follow(
+        self,
+        job_id: str,
+        namespace: str,
+        name: str,
+        status: dict[str, Any],
+        observation: Observation | None = None,
+    ) -> None:
+        """Copy this job's progress to this resource, whose status shows ``status`` now (set
+        from ``observation`` of its Job, when known)."""
         self.resources[job_id] = (namespace, name)
         self.shown[job_id] = {key: status[key] for key in PROGRESS_FIELDS if key in status}
+        if observation is not None:
+            self.observed[job_id] = observation
+        else:
+            self.observed.pop(job_id, None)
+
+    def seen_before(self, job_id: str, observation: Observation) -> bool:
+        return self.observed.get(job_id) == observation
 
     def forget(self, job_id: str) -> None:
         self.resources.pop(job_id, None)
         self.shown.pop(job_id, None)
+        self.observed.pop(job_id, None)
         self.restarted.pop(job_id, None)
 
     def start(self) -> None:
@@ -172,12 +192,7 @@ class ProgressMirror:
 
     def _changes(self, rows: Iterable[TranscriptionJobRow]) -> Iterable[tuple[str, dict[str, Any]]]:
         for row in rows:
-            if row.status.is_final:
-                continue  # the Job's own events settle a finished job
-            shown = self.shown.get(row.id, {})
-            changes = {
-                key: value for key, value in progress_status(row).items() if shown.get(key) != value
-            }
+            changes = progress_changes(self.shown.get(row.id, {}), row)
             if changes:
                 yield row.id, changes
 
