@@ -59,10 +59,18 @@ def _assert_same(fast: dict[str, Any], orm: dict[str, Any]) -> None:
         assert fast[key].utcoffset() == timedelta(0), key
 
 
-async def test_sqlite_inline_read_matches_the_orm(tmp_path: Path) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'jobs.db'}"
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'jobs.db'}"
+    else:
+        url = str(request.getfixturevalue("postgres_database"))
     upgrade(url)
-    db = Database(url)
+    return url
+
+
+async def test_fast_read_matches_the_orm(database_url: str) -> None:
+    db = Database(database_url)
     try:
         fast, orm = await _fast_and_orm(db)
         _assert_same(fast, orm)
@@ -70,19 +78,6 @@ async def test_sqlite_inline_read_matches_the_orm(tmp_path: Path) -> None:
             await JobRepository(db).get_fields(fast["id"], owner="tenant-b")
         with pytest.raises(JobNotFound):
             await JobRepository(db).get_fields("no-such-job")
-    finally:
-        await db.close()
-
-
-@pytest.mark.postgres
-async def test_postgres_pooled_read_matches_the_orm(postgres_database: str) -> None:
-    upgrade(postgres_database)
-    db = Database(postgres_database)
-    try:
-        fast, orm = await _fast_and_orm(db)
-        _assert_same(fast, orm)
-        with pytest.raises(JobNotFound):
-            await JobRepository(db).get_fields(fast["id"], owner="tenant-b")
     finally:
         await db.close()
 
