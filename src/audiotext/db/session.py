@@ -51,7 +51,7 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if url.startswith("sqlite"):
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
-        else:
+        elif self.engine.dialect.driver == "psycopg":  # the statements are compiled for it
             self._reader = ServerReader(url, max_size=pool_size, timeout=pool_timeout)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
 
