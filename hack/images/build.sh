@@ -44,7 +44,8 @@ inputs_digest() {  # dockerfile context
             (cd "$2" && find . -type f | LC_ALL=C sort | xargs -d "\n" sha256sum)
         else
             printf '%s\n' "$version" "$revision"
-            (cd "$ROOT" && find "$1" .dockerignore pyproject.toml README.md LICENSE src -type f \
+            (cd "$ROOT" && find "$1" .dockerignore pyproject.toml README.md LICENSE src \
+                hack/images/slim_venv.py -type f \
                 ! -path '*/__pycache__/*' ! -name '*.py[cod]' ! -path '*.egg-info/*' 2>/dev/null \
                 | LC_ALL=C sort | xargs -d "\n" sha256sum)
         fi
