@@ -52,24 +52,32 @@ async def follow(
             raise
         opened.set()
         buffer = b""
+        reopen = False
         try:
             async for chunk in response.content.iter_any():
                 buffer += chunk
-                while b"\n" in buffer:
+                while b"\n" in buffer and not reopen:
                     line, buffer = buffer.split(b"\n", 1)
                     if not line.strip():
                         continue
                     event = json.loads(line)
                     obj = event.get("object") or {}
-                    if event.get("type") == "ERROR":
-                        if obj.get("code") == 410:
+                    if event.get("type") == "ERROR" or "type" not in event or not obj:
+                        # An error event, or a Status for a refused watch: open it again.
+                        print(f"watch ended: {line[:300]!r}", file=sys.stderr)
+                        if obj.get("code") == 410 or "type" not in event:
                             version = None
+                        reopen = True
                         break
                     version = (obj.get("metadata") or {}).get("resourceVersion") or version
                     if event.get("type") != "BOOKMARK":
                         on_event(event)
+                if reopen:
+                    break
         finally:
             response.release()
+        if reopen:
+            await asyncio.sleep(0.2)
 
 
 async def run(args: argparse.Namespace) -> None:

@@ -88,16 +88,20 @@ def test_pending_jobs_are_copied_too() -> None:
     assert progress_changes({}, job_row(status=JobStatus.PENDING)) == {"progress": 0}
 
 
-async def test_rows_reads_many_jobs_in_one_go(tmp_path: Path) -> None:
+async def test_progress_of_reads_many_unfinished_jobs_in_one_go(tmp_path: Path) -> None:
     settings = make_settings(tmp_path)
     await asyncio.to_thread(upgrade, settings.resolved_database_url)
     db = Database(settings.resolved_database_url)
     try:
         repo = JobRepository(db)
         ids = [(await repo.add(job_row(progress=i))).id for i in range(1_203)]
-        found = await repo.rows([*ids, "no-such-job"])
-        assert sorted(r.id for r in found) == sorted(ids)
+        pending = (await repo.add(job_row(status=JobStatus.PENDING))).id
+        done = (await repo.add(job_row(status=JobStatus.COMPLETED, progress=100))).id
+        found = await repo.progress_of([*ids, pending, done, "no-such-job"])
+        assert sorted(r.id for r in found) == sorted([*ids, pending])
         assert {r.id: r.progress for r in found}[ids[7]] == 7
-        assert await repo.rows([]) == []
+        assert {r.id: r.status for r in found}[pending] is JobStatus.PENDING
+        assert progress_changes({}, found[0]) == {"progress": found[0].progress}
+        assert await repo.progress_of([]) == []
     finally:
         await db.close()

@@ -16,6 +16,10 @@ from audiotext.jobs.states import ALLOWED_TRANSITIONS, JobStatus
 _JOBS = TranscriptionJobRow.__table__
 # Built once: a statement object keeps its cache key and its compiled form between reads.
 _SELECT_JOB = sa.select(_JOBS).where(_JOBS.c.id == sa.bindparam("job_id"))
+_PROGRESS_COLUMNS = tuple(
+    _JOBS.c[name] for name in ("id", "status", "progress", "language", "audio_duration_seconds")
+)
+UNFINISHED = tuple(status for status in JobStatus if not status.is_final)
 
 
 class JobRepository:
@@ -72,14 +76,18 @@ class JobRepository:
             total = (await session.execute(count)).scalar_one()
         return rows, int(total)
 
-    async def rows(self, job_ids: Sequence[str]) -> Sequence[TranscriptionJobRow]:
-        """The rows of these jobs (missing ones left out), a bounded IN list at a time."""
-        found: list[TranscriptionJobRow] = []
+    async def progress_of(self, job_ids: Sequence[str]) -> Sequence[sa.Row[Any]]:
+        """Progress columns of those of these jobs that have not ended (missing ones left
+        out), a bounded IN list at a time: plain rows, no ORM objects (the operator reads
+        every running job's row each round)."""
+        found: list[sa.Row[Any]] = []
         async with self.db.session() as session:
             for start in range(0, len(job_ids), 500):
                 chunk = job_ids[start : start + 500]
-                query = sa.select(TranscriptionJobRow).where(TranscriptionJobRow.id.in_(chunk))
-                found.extend((await session.scalars(query)).all())
+                query = sa.select(*_PROGRESS_COLUMNS).where(
+                    _JOBS.c.id.in_(chunk), _JOBS.c.status.in_(UNFINISHED)
+                )
+                found.extend((await session.execute(query)).all())
         return found
 
     async def with_status(self, *statuses: JobStatus) -> Sequence[TranscriptionJobRow]:

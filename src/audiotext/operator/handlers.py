@@ -13,6 +13,7 @@ from aiohttp import ClientError
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from audiotext.config import OUTPUT_FORMATS, requested_formats
+from audiotext.db.models import TranscriptionJobRow
 from audiotext.jobs.errors import AudioTextError, InvalidTransition, JobNotFound
 from audiotext.kube import constants as k
 from audiotext.operator.builders import build_job, job_name, owner_of
@@ -272,9 +273,11 @@ async def job_changed(body: kopf.Body, type: str, memo: kopf.Memo, **_: Any) -> 
     else:
         message = await _termination_message(context, namespace, body) if _failed(body) else None
         observed = observe_job(dict(body), message)
-    observation = await _settle(context, job_id, observed)
+    row = await _row(context, job_id, observed)
+    observation = _settle(observed, row)
     desired = desired_status(current, observation, now_iso())
-    await _copy_row(context, job_id, desired, observation)
+    if row is not None:
+        _copy_row(row, desired, observation, context)
     changes = status_changes(current, desired)
     if changes:
         await context.patch_status(namespace, name, changes)
@@ -291,15 +294,22 @@ async def job_changed(body: kopf.Body, type: str, memo: kopf.Memo, **_: Any) -> 
         await _fail_row(context, job_id, observation.message)
 
 
-async def _settle(context: OperatorContext, job_id: str, observation: Observation) -> Observation:
-    """Only a completed Job is checked against the row: the worker records its own success."""
-    if observation.phase != k.PHASE_SUCCEEDED:
-        return observation
+async def _row(
+    context: OperatorContext, job_id: str, observation: Observation
+) -> TranscriptionJobRow | None:
+    """The job's row, read once per Job event; None when it is missing, or when the database
+    is away and the Job did not complete (only a completed Job needs the row to settle)."""
     try:
-        row = await context.jobs.repo.find(job_id)
+        return await context.jobs.repo.find(job_id)
     except AudioTextError as exc:
-        raise kopf.TemporaryError(f"database: {exc.message}", delay=RETRY_DELAY) from exc
-    if row is None:
+        if observation.phase == k.PHASE_SUCCEEDED:
+            raise kopf.TemporaryError(f"database: {exc.message}", delay=RETRY_DELAY) from exc
+        return None
+
+
+def _settle(observation: Observation, row: TranscriptionJobRow | None) -> Observation:
+    """Only a completed Job is checked against the row: the worker records its own success."""
+    if observation.phase != k.PHASE_SUCCEEDED or row is None:
         return observation
     return settle_with_row(observation, str(row.status), row.error_message)
 
@@ -327,16 +337,13 @@ async def _termination_message(
     return messages[-1] if messages else None
 
 
-async def _copy_row(
-    context: OperatorContext, job_id: str, status: dict[str, Any], observation: Observation
+def _copy_row(
+    row: TranscriptionJobRow,
+    status: dict[str, Any],
+    observation: Observation,
+    context: OperatorContext,
 ) -> None:
     """Progress, language and duration live in the row the worker writes."""
-    try:
-        row = await context.jobs.repo.find(job_id)
-    except AudioTextError:
-        return
-    if row is None:
-        return
     status["progress"] = 100 if observation.phase == k.PHASE_SUCCEEDED else row.progress
     # Pods that were deleted (a disruption) are not counted by the Job; the worker counts runs.
     status["attempts"] = max(observation.attempts, row.attempts)
@@ -345,7 +352,7 @@ async def _copy_row(
     if row.audio_duration_seconds is not None:
         status["audioDurationSeconds"] = round(row.audio_duration_seconds, 3)
     if observation.phase == k.PHASE_SUCCEEDED:
-        status["outputs"] = _outputs(context, job_id, requested_formats(row.options))
+        status["outputs"] = _outputs(context, row.id, requested_formats(row.options))
 
 
 def _outputs(context: OperatorContext, job_id: str, formats: tuple[str, ...]) -> dict[str, str]:

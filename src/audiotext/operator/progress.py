@@ -19,13 +19,14 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from aiohttp import ClientError
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from audiotext.db.models import TranscriptionJobRow, utcnow
 from audiotext.jobs.errors import AudioTextError
+from audiotext.jobs.states import JobStatus
 from audiotext.kube import constants as k
 from audiotext.operator.builders import job_name
 from audiotext.operator.context import OperatorContext
@@ -38,7 +39,22 @@ PROGRESS_FIELDS = ("progress", "language", "audioDurationSeconds")
 LIVE_POD_PHASES = frozenset({"Pending", "Running"})
 
 
-def progress_status(row: TranscriptionJobRow) -> dict[str, Any]:
+class ProgressRow(Protocol):
+    """What the progress copy reads of a job's row (a whole row, or its progress columns)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def status(self) -> JobStatus: ...
+    @property
+    def progress(self) -> int: ...
+    @property
+    def language(self) -> str | None: ...
+    @property
+    def audio_duration_seconds(self) -> float | None: ...
+
+
+def progress_status(row: ProgressRow) -> dict[str, Any]:
     """The status fields that follow the row while the job runs."""
     status: dict[str, Any] = {"progress": row.progress}
     if row.language:
@@ -64,7 +80,7 @@ def stalled(
     ]
 
 
-def progress_changes(shown: dict[str, Any], row: TranscriptionJobRow) -> dict[str, Any]:
+def progress_changes(shown: dict[str, Any], row: ProgressRow) -> dict[str, Any]:
     """What a resource's status lacks of its running job's row; nothing once the job ended."""
     if row.status.is_final:
         return {}  # the Job's own events settle a finished job
@@ -133,7 +149,7 @@ class ProgressMirror:
         if not self.resources:
             return
         try:
-            rows = await self.context.jobs.repo.rows(list(self.resources))
+            rows = await self.context.jobs.repo.progress_of(list(self.resources))
         except AudioTextError:
             return  # the database is away: the next round tries again
         due = list(self._changes(rows))
@@ -190,7 +206,7 @@ class ProgressMirror:
         with contextlib.suppress(ApiException, ClientError, OSError):
             await self.context.warn(resource, k.REASON_WORKER_STALLED, message)
 
-    def _changes(self, rows: Iterable[TranscriptionJobRow]) -> Iterable[tuple[str, dict[str, Any]]]:
+    def _changes(self, rows: Iterable[ProgressRow]) -> Iterable[tuple[str, dict[str, Any]]]:
         for row in rows:
             changes = progress_changes(self.shown.get(row.id, {}), row)
             if changes:
