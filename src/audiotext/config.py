@@ -68,7 +68,12 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL: postgresql+psycopg://… or sqlite:///…; "
         "default: a SQLite file in DATA_DIR.",
     )
-    database_pool_size: int = Field(10, ge=1, description="Connection pool size (PostgreSQL).")
+    database_pool_size: int = Field(
+        10,
+        ge=1,
+        description="Connection pool size (PostgreSQL); status reads have a pool of their own "
+        "of up to this size.",
+    )
     database_pool_timeout: float = Field(
         5.0, gt=0, description="Seconds to wait for a pooled connection before answering 503."
     )
