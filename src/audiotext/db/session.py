@@ -33,6 +33,7 @@ class Database:
         self.url = url
         kwargs: dict[str, Any] = {}
         self._reader: InlineReader | ServerReader | None = None
+        self._compiled: dict[sa.Select[Any], CompiledRead] = {}
         if url.startswith("sqlite"):
             path = url.split(":///", 1)[-1]
             if path and path != ":memory:":
@@ -67,16 +68,22 @@ class Database:
         """The first row of a read-only query (built once, with bind parameters) as a dict,
         without an ORM session: the hot path of status reads."""
         if isinstance(self._reader, ServerReader):
-            return await self._reader.fetch_one(statement, params, self.engine.dialect)
+            return await self._reader.fetch_one(self._compile(statement), params)
         if self._reader is not None:
             try:
-                return self._reader.fetch_one(statement, params, self.engine.dialect)
+                return self._reader.fetch_one(self._compile(statement), params)
             except sqlite3.OperationalError:
                 pass  # locked for longer than the reader waits: the pooled path waits longer
         with _unavailable_on_connection_trouble():
             async with self.engine.connect() as connection:
                 first = (await connection.execute(statement, params)).mappings().first()
                 return dict(first) if first is not None else None
+
+    def _compile(self, statement: sa.Select[Any]) -> CompiledRead:
+        compiled = self._compiled.get(statement)
+        if compiled is None:
+            compiled = self._compiled[statement] = CompiledRead(statement, self.engine.dialect)
+        return compiled
 
     async def ping(self) -> None:
         async with asyncio.timeout(5), self.session() as session:
@@ -102,28 +109,30 @@ class InlineReader:
     """
 
     def __init__(self, path: str) -> None:
-        self._connection = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        # On the event loop it must never wait long for a lock, and it never writes.
-        self._connection.execute(f"PRAGMA busy_timeout={READER_BUSY_TIMEOUT_MS}")
-        self._connection.execute("PRAGMA query_only=1")
+        self._path = path
+        self._connection: sqlite3.Connection | None = None  # opened by the first read
         self._lock = threading.Lock()
-        self._compiled: dict[sa.Select[Any], _CompiledRead] = {}
 
-    def fetch_one(
-        self, statement: sa.Select[Any], params: dict[str, Any], dialect: sa.Dialect
-    ) -> dict[str, Any] | None:
-        compiled = self._compiled.get(statement)
-        if compiled is None:
-            compiled = self._compiled[statement] = _CompiledRead(statement, dialect)
+    def fetch_one(self, compiled: CompiledRead, params: dict[str, Any]) -> dict[str, Any] | None:
         with self._lock:
+            if self._connection is None:
+                self._connection = self._connect()
             cursor = self._connection.execute(
                 compiled.sql, [params[name] for name in compiled.bind_names]
             )
             row = cursor.fetchone()
         return compiled.to_dict(row, cursor.description) if row is not None else None
 
+    def _connect(self) -> sqlite3.Connection:
+        connection = sqlite3.connect(self._path, check_same_thread=False, isolation_level=None)
+        # On the event loop it must never wait long for a lock, and it never writes.
+        connection.execute(f"PRAGMA busy_timeout={READER_BUSY_TIMEOUT_MS}")
+        connection.execute("PRAGMA query_only=1")
+        return connection
+
     def close(self) -> None:
-        self._connection.close()
+        if self._connection is not None:
+            self._connection.close()
 
 
 class ServerReader:
@@ -149,17 +158,13 @@ class ServerReader:
             open=False,
         )
         self._opened = False
-        self._compiled: dict[sa.Select[Any], _CompiledRead] = {}
 
     async def fetch_one(
-        self, statement: sa.Select[Any], params: dict[str, Any], dialect: sa.Dialect
+        self, compiled: CompiledRead, params: dict[str, Any]
     ) -> dict[str, Any] | None:
         import psycopg
         from psycopg_pool import PoolTimeout as ReaderPoolTimeout
 
-        compiled = self._compiled.get(statement)
-        if compiled is None:
-            compiled = self._compiled[statement] = _CompiledRead(statement, dialect)
         try:
             if not self._opened:
                 self._opened = True
@@ -172,7 +177,7 @@ class ServerReader:
         except (psycopg.OperationalError, ReaderPoolTimeout) as exc:
             raise BackendUnavailable(f"database unavailable: {_short(exc)}") from exc
 
-    async def _read(self, compiled: _CompiledRead, params: dict[str, Any]) -> dict[str, Any] | None:
+    async def _read(self, compiled: CompiledRead, params: dict[str, Any]) -> dict[str, Any] | None:
         async with self._pool.connection() as connection:
             cursor = await connection.execute(compiled.sql, params, prepare=True)
             row = await cursor.fetchone()
@@ -183,7 +188,7 @@ class ServerReader:
             await self._pool.close()
 
 
-class _CompiledRead:
+class CompiledRead:
     """A statement compiled once for a dialect, and its columns' result processors (known
     from the first result's description: some drivers' processors depend on the type the
     server reports)."""
