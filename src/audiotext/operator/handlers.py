@@ -248,8 +248,10 @@ async def job_changed(body: kopf.Body, type: str, memo: kopf.Memo, **_: Any) -> 
     if owner is None or not job_id:
         return
     name, uid = owner
-    skippable = type != "DELETED" and not _failed(body)
-    if skippable and _progress(memo).seen_before(job_id, observe_job(dict(body))):
+    failed = _failed(body)
+    # A failed Job's observation needs its pod's termination message: read further down.
+    plain = None if type == "DELETED" or failed else observe_job(dict(body))
+    if plain is not None and _progress(memo).seen_before(job_id, plain):
         return  # readiness, pod bookkeeping: nothing the resource shows has moved
     context = _context(memo)
     try:
@@ -270,8 +272,10 @@ async def job_changed(body: kopf.Body, type: str, memo: kopf.Memo, **_: Any) -> 
         if _cancelling(resource):
             return  # the cancel and delete handlers record those
         observed = observe_deleted_job(dict(body), now_iso())
+    elif plain is not None:
+        observed = plain
     else:
-        message = await _termination_message(context, namespace, body) if _failed(body) else None
+        message = await _termination_message(context, namespace, body)
         observed = observe_job(dict(body), message)
     row = await _row(context, job_id, observed)
     observation = _settle(observed, row)
