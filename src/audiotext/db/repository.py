@@ -44,7 +44,7 @@ class JobRepository:
         fields = await self.db.fetch_one(_SELECT_JOB, {"job_id": job_id})
         if fields is None or (owner is not None and fields["owner"] != owner):
             raise JobNotFound(job_id)
-        return dict(fields)
+        return fields
 
     async def find(self, job_id: str) -> TranscriptionJobRow | None:
         async with self.db.session() as session:

@@ -146,7 +146,13 @@ class ServerReader:
     """
 
     def __init__(self, url: str, *, max_size: int, timeout: float) -> None:
-        from psycopg_pool import AsyncConnectionPool
+        import psycopg
+        from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+        # What a read that could not reach the database raises (imported here, once: psycopg
+        # is loaded only where PostgreSQL is used).
+        self._broken: type[Exception] = psycopg.OperationalError
+        self._unavailable: tuple[type[Exception], ...] = (psycopg.OperationalError, PoolTimeout)
 
         conninfo = sa.make_url(url).set(drivername="postgresql")
         self._pool = AsyncConnectionPool(
@@ -162,19 +168,16 @@ class ServerReader:
     async def fetch_one(
         self, compiled: CompiledRead, params: dict[str, Any]
     ) -> dict[str, Any] | None:
-        import psycopg
-        from psycopg_pool import PoolTimeout as ReaderPoolTimeout
-
         try:
             if not self._opened:
                 self._opened = True
                 await self._pool.open(wait=False)
             try:
                 return await self._read(compiled, params)
-            except psycopg.OperationalError:
+            except self._broken:
                 await self._pool.check()
                 return await self._read(compiled, params)
-        except (psycopg.OperationalError, ReaderPoolTimeout) as exc:
+        except self._unavailable as exc:
             raise BackendUnavailable(f"database unavailable: {_short(exc)}") from exc
 
     async def _read(self, compiled: CompiledRead, params: dict[str, Any]) -> dict[str, Any] | None:
