@@ -70,7 +70,7 @@ class Service:
         return str(response.json()["id"])
 
     async def wait(self, job_id: str) -> None:
-        job = await wait_for_final(self.app.state.backends.jobs, job_id, timeout=3600)
+        job = await wait_for_final(self.app.state.services.jobs, job_id, timeout=3600)
         if job.status.value != "completed":
             raise RuntimeError(f"job {job_id} ended {job.status.value}: {job.error_message}")
 

@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import uvicorn
 from fastapi import FastAPI
 
 from audiotext.api.app import create_app
 from audiotext.config import Settings
 from audiotext.db.migrate import upgrade
+
+# support.servers is a pytest plugin too (tests/conftest.py loads it), but conftest imports this
+# module first: marked here, it is still imported with pytest's assertion rewriting.
+pytest.register_assert_rewrite("support.servers")
+
+from support.servers import free_port as free_port  # noqa: E402  (re-exported here)
 
 ROOT = Path(__file__).resolve().parent.parent
 JFK = ROOT.parent / "shared" / "audio" / "jfk.flac"
@@ -25,12 +31,6 @@ JFK_TEXT = (
 )
 SPOKEN_TEXT = "We need to finish the report before the meeting on Monday morning."
 FORMATS = ("mp3", "wav", "flac", "m4a", "mp4", "aac", "ogg", "webm")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def make_settings(tmp: Path, **overrides: Any) -> Settings:

@@ -67,7 +67,7 @@ async def test_gateway_starts_with_redis_down_and_subscribes_when_it_is_back(
                     break
                 await asyncio.sleep(0.1)
             assert ready["checks"]["bus"] == "ok", ready
-            bus = app.state.backends.bus
+            bus = app.state.services.bus
             async with bus.subscribe("j") as events:
                 await bus.publish("j", {"n": 2})
                 async with asyncio.timeout(3):

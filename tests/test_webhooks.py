@@ -120,7 +120,7 @@ def test_pinned_request_keeps_the_name_for_host_and_tls() -> None:
 
 async def _callback_status(client: Any, job_id: str) -> str:
     app = client._transport.app  # the real app behind the ASGI transport
-    row = await app.state.backends.jobs.repo.get(job_id)
+    row = await app.state.services.jobs.row(job_id)
     assert row.callback_attempts >= 1
     return str(row.callback_status)
 

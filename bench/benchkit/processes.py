@@ -67,7 +67,7 @@ class Gateway:
         self,
         data_dir: Path,
         env: dict[str, str] | None = None,
-        command: str = "api",
+        command: str = "serve",
         argv: list[str] | None = None,
     ) -> None:
         self.port = free_port()
@@ -142,7 +142,7 @@ class Gateway:
 def gateway(
     data_dir: Path,
     env: dict[str, str] | None = None,
-    command: str = "api",
+    command: str = "serve",
     argv: list[str] | None = None,
 ) -> Iterator[Gateway]:
     server = Gateway(data_dir, env, command, argv)

@@ -11,15 +11,14 @@ from pathlib import Path
 
 from audiotext import __version__
 from audiotext.config import Settings
+from audiotext.jobs.choices import ENGINES, OUTPUT_FORMATS, TASKS
 
 
 def _serve(settings: Settings) -> int:
     import uvicorn
 
     from audiotext.api.app import create_app
-    from audiotext.db.migrate import upgrade
 
-    upgrade(settings.resolved_database_url)
     uvicorn.run(
         create_app(settings),
         host=settings.host,
@@ -34,19 +33,38 @@ def _serve(settings: Settings) -> int:
     return 0
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
-    """All in one process: gateway + local executor on the embedded defaults."""
+def _settings_for_server(args: argparse.Namespace) -> Settings:
     settings = Settings()
     if args.host:
         settings.host = args.host
     if args.port:
         settings.port = args.port
+    return settings
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """All in one process: migrate, then gateway + local executor on the embedded defaults."""
+    from audiotext.db.migrate import upgrade
+
+    settings = _settings_for_server(args)
+    upgrade(settings.resolved_database_url)
     return _serve(settings)
 
 
 def cmd_api(args: argparse.Namespace) -> int:
-    """The gateway alone (with the executor from configuration)."""
-    return cmd_serve(args)
+    """The gateway alone (with the executor from configuration). It does not migrate: with
+    several replicas that is ``audiotext migrate``'s job (the chart runs it as a hook)."""
+    from audiotext.db.migrate import is_current
+
+    settings = _settings_for_server(args)
+    if is_current(settings.resolved_database_url) is False:
+        print(
+            "audiotext api: the database schema is not this version's; "
+            "run `audiotext migrate` first",
+            file=sys.stderr,
+        )
+        return 2
+    return _serve(settings)
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -80,16 +98,15 @@ def cmd_operator(args: argparse.Namespace) -> int:
 def cmd_keys(args: argparse.Namespace) -> int:
     """Manage API keys in the configured database."""
     from audiotext.db.migrate import upgrade
-    from audiotext.db.session import Database
     from audiotext.jobs.errors import AudioTextError
-    from audiotext.services.keys import ApiKeyService
+    from audiotext.wiring import open_services
 
     settings = Settings()
     upgrade(settings.resolved_database_url)
 
     async def run() -> int:
-        db = Database(settings.resolved_database_url)
-        keys = ApiKeyService(db)
+        services = open_services(settings, "cli")
+        keys = services.keys
         try:
             if args.keys_command == "create":
                 key, secret = await keys.create(args.name)
@@ -108,7 +125,7 @@ def cmd_keys(args: argparse.Namespace) -> int:
             print(f"error: {exc.message}", file=sys.stderr)
             return 2
         finally:
-            await db.close()
+            await services.close()
         return 0
 
     return asyncio.run(run())
@@ -197,11 +214,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("transcribe", help="transcribe a local audio file and print it")
     p.add_argument("file")
-    p.add_argument("--format", choices=("txt", "json", "srt", "vtt"), default="txt")
+    p.add_argument("--format", choices=OUTPUT_FORMATS, default="txt")
     p.add_argument("--model", help="model name or path (default from configuration)")
-    p.add_argument("--engine", choices=("faster-whisper", "openai-whisper"))
+    p.add_argument("--engine", choices=ENGINES)
     p.add_argument("--language", help="language code; detected when absent")
-    p.add_argument("--task", choices=("transcribe", "translate"), default="transcribe")
+    p.add_argument("--task", choices=TASKS, default="transcribe")
     p.add_argument("--output", "-o", help="write to this file instead of stdout")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_transcribe)

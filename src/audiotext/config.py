@@ -17,15 +17,10 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from audiotext.jobs.choices import EngineName
+
 DEFAULT_PORT = 3203
 DEFAULT_MODEL = "tiny.en"
-OUTPUT_FORMATS = ("txt", "json", "srt", "vtt")
-
-
-def requested_formats(options: dict[str, Any] | None) -> tuple[str, ...]:
-    """The transcript artifacts a job asks for (a resource's outputFormats); all by default."""
-    asked = (options or {}).get("output_formats") or OUTPUT_FORMATS
-    return tuple(fmt for fmt in OUTPUT_FORMATS if fmt in asked)
 
 
 class Settings(BaseSettings):
@@ -125,9 +120,7 @@ class Settings(BaseSettings):
     )
 
     # --- engine --------------------------------------------------------------------------
-    engine: Literal["faster-whisper", "openai-whisper"] = Field(
-        "faster-whisper", description="Speech recognition engine."
-    )
+    engine: EngineName = Field("faster-whisper", description="Speech recognition engine.")
     model: str = Field(
         DEFAULT_MODEL, description="Default model: a Whisper model name or a local path."
     )

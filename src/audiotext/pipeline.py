@@ -7,16 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import enum
 import logging
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from audiotext import audio
-from audiotext.config import OUTPUT_FORMATS, requested_formats
-from audiotext.db.models import TranscriptionJobRow, utcnow
+from audiotext.db.models import TranscriptionJobRow
 from audiotext.engine import (
     Engine,
     EngineRegistry,
@@ -24,7 +22,7 @@ from audiotext.engine import (
     TranscribeOptions,
     Transcript,
 )
-from audiotext.formats import MEDIA_TYPES, render
+from audiotext.jobs.choices import requested_formats, task_of
 from audiotext.jobs.errors import (
     AudioTextError,
     BackendUnavailable,
@@ -35,8 +33,8 @@ from audiotext.jobs.errors import (
     ObjectNotFound,
     UnsupportedAudio,
 )
+from audiotext.jobs.outcomes import Outcome
 from audiotext.services.jobs import JobService
-from audiotext.storage import ObjectStorage, transcript_key
 
 if TYPE_CHECKING:
     from audiotext.engine.base import Audio
@@ -46,23 +44,12 @@ log = logging.getLogger(__name__)
 ProgressCallback = Callable[[int, Segment], None]
 
 
-class Outcome(enum.Enum):
-    COMPLETED = "completed"
-    BAD_INPUT = "bad_input"  # retrying cannot help
-    FAILED = "failed"
-    TRANSIENT = "transient"  # a backend was away; another attempt may succeed
-    SKIPPED = "skipped"  # not pending any more (cancelled, or another runner has it)
-
-
 def options_for(row: TranscriptionJobRow, *, vad_filter: bool, beam_size: int) -> TranscribeOptions:
     opts: dict[str, Any] = row.options or {}
-    task: Literal["transcribe", "translate"] = (
-        "translate" if row.task == "translate" else "transcribe"
-    )
     return TranscribeOptions(
         model=row.model,
         language=row.language,
-        task=task,
+        task=task_of(row.task),
         prompt=opts.get("prompt"),
         temperature=opts.get("temperature"),
         word_timestamps=bool(opts.get("word_timestamps", True)),
@@ -106,30 +93,12 @@ def transcribe_file(
     return transcribe_audio(engine, audio.decode(path), options, on_progress)
 
 
-async def write_artifacts(
-    storage: ObjectStorage,
-    job_id: str,
-    transcript: Transcript,
-    formats: tuple[str, ...] = OUTPUT_FORMATS,
-) -> dict[str, str]:
-    """One artifact per format asked for; returns format → URL. The JSON one is always
-    written: the transcript route renders every format from it."""
-    outputs: dict[str, str] = {}
-    for fmt in OUTPUT_FORMATS:
-        if fmt not in formats and fmt != "json":
-            continue
-        key = transcript_key(job_id, fmt)
-        await storage.put_bytes(key, render(transcript, fmt).encode(), MEDIA_TYPES[fmt])
-        outputs[fmt] = storage.url_for(key)
-    return outputs
-
-
 async def run_job(
     job_id: str, jobs: JobService, engines: EngineRegistry, *, claimed: bool = False
 ) -> Outcome:
     """Run one job from pending to a final state (or back to pending on transient trouble)."""
     if claimed:
-        row: TranscriptionJobRow | None = await jobs.repo.get(job_id)
+        row: TranscriptionJobRow | None = await jobs.row(job_id)
     else:
         row = await jobs.start(job_id)
     if row is None:
@@ -140,12 +109,11 @@ async def run_job(
     try:
         engine = engines.get(row.engine)
         options = options_for(row, vad_filter=settings.vad_filter, beam_size=settings.beam_size)
-        key = jobs.storage.key_for(row.url)
-        async with jobs.storage.local_path(key) as path:
+        async with jobs.local_audio(row) as path:
             await asyncio.to_thread(audio.probe, path)
             samples = await asyncio.to_thread(audio.decode, path)
         transcript = await _transcribe_reporting(jobs, job_id, engine, samples, options)
-        await write_artifacts(jobs.storage, job_id, transcript, requested_formats(row.options))
+        await jobs.store_transcript(job_id, transcript, requested_formats(row.options))
         await jobs.complete(job_id, transcript, time.monotonic() - started)
         return Outcome.COMPLETED
     except (InvalidTransition, JobNotFound):
@@ -174,7 +142,7 @@ async def _heartbeat(jobs: JobService, job_id: str, every: float) -> None:
     while True:
         await asyncio.sleep(every)
         try:
-            await jobs.repo.update_fields(job_id, heartbeat_at=utcnow())
+            await jobs.heartbeat(job_id)
         except AudioTextError as exc:
             log.warning("heartbeat of job %s not recorded: %s", job_id, exc.message)
 

@@ -316,6 +316,19 @@ def test_gateway_deployment(default: list[Manifest]) -> None:
     assert re.fullmatch(r"[0-9a-f]{64}", annotations["checksum/secret"])
 
 
+def test_a_gateway_on_its_own_sqlite_file_migrates_it_first(
+    default: list[Manifest], helm: Path
+) -> None:
+    """`audiotext api` never migrates: a shared database has the hook, a pod-local one this."""
+    pod = find(default, "Deployment", "gateway")["spec"]["template"]["spec"]
+    (migrate,) = pod["initContainers"]
+    assert migrate["args"] == ["audiotext", "migrate"]
+    assert migrate["envFrom"] == pod["containers"][0]["envFrom"]
+    assert {m["mountPath"] for m in migrate["volumeMounts"]} == {"/tmp", "/data"}
+    shared = render(helm, *EVERYTHING, "--set", "s3.endpoint=https://s3.example.test")
+    assert "initContainers" not in find(shared, "Deployment", "gateway")["spec"]["template"]["spec"]
+
+
 def test_operator_deployment(default: list[Manifest]) -> None:
     deployment = find(default, "Deployment", "operator")
     assert deployment["spec"]["replicas"] == 1

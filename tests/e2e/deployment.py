@@ -12,7 +12,6 @@ import json
 import os
 import re
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -25,10 +24,16 @@ import websockets
 import yaml
 
 from support.cluster import Cluster
-from support.servers import MinioServer, PostgresServer, RedisServer
+from support.servers import (
+    AUDIOTEXT,
+    MinioServer,
+    PostgresServer,
+    RedisServer,
+    free_port,
+    wait_healthy,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
-AUDIOTEXT = str(Path(sys.executable).parent / "audiotext")
 WORKER_IMAGE = "localhost/audiotext-worker:dev"
 RUNNER_SELECTOR = {"audiotext.io/runner": "true"}
 RUNNER_TOLERATION = {
@@ -37,14 +42,6 @@ RUNNER_TOLERATION = {
     "value": "true",
     "effect": "NoSchedule",
 }
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -189,15 +186,14 @@ class Deployment:
         url = f"http://127.0.0.1:{port}"
         if name == "gateway":
             self.gateway_url = url
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert process.poll() is None, self.log(name)
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    return url
-            except httpx.TransportError:
-                time.sleep(0.2)
-        raise AssertionError(f"{name} did not start")
+        wait_healthy(
+            url,
+            process,
+            exited=lambda: self.log(name),
+            failure=f"{name} did not start",
+            interval=0.2,
+        )
+        return url
 
     def stop(self, name: str) -> None:
         process = self.processes.pop(name)

@@ -22,7 +22,7 @@ from audiotext.jobs.states import JobStatus
 from audiotext.kube import constants as k
 from audiotext.kube.resources import build_transcription_job
 from audiotext.operator.main import run_operator
-from audiotext.services.jobs import JobRequest
+from audiotext.services.admission import JobRequest
 
 from helpers import free_port, make_settings, running_app
 
@@ -169,7 +169,7 @@ async def test_a_cancel_the_cluster_cannot_record_leaves_the_job_as_it_was(
         tmp_path, executor="kubernetes", kubeconfig=unreachable_kubeconfig(tmp_path)
     )
     async with running_app(settings) as (app, client):
-        jobs = app.state.backends.jobs
+        jobs = app.state.services.jobs
         await jobs.register(JOB_ID, JobRequest(filename="talk.flac"), "s3://bucket/talk.flac")
         response = await client.delete(f"/api/v1/job/{JOB_ID}")
         assert response.status_code == 503, response.text

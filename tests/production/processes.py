@@ -5,20 +5,14 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
-from helpers import free_port
-from support.servers import MinioServer, RedisServer
-
-AUDIOTEXT = str(Path(sys.executable).parent / "audiotext")
+from support.servers import AUDIOTEXT, MinioServer, RedisServer, free_port, wait_healthy
 
 
 @dataclass
@@ -78,15 +72,14 @@ def start_gateway(env: dict[str, str], command: str = "serve") -> Gateway:
     log = open(Path(env["AUDIOTEXT_DATA_DIR"]).parent / f"gateway-{port}.log", "wb")  # noqa: SIM115
     process = subprocess.Popen([AUDIOTEXT, command], env=env, stdout=log, stderr=log)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        assert process.poll() is None, f"gateway exited: see {log.name}"
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return Gateway(url, process)
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise AssertionError("gateway did not start")
+    wait_healthy(
+        url,
+        process,
+        exited=lambda: f"gateway exited: see {log.name}",
+        failure="gateway did not start",
+        interval=0.1,
+    )
+    return Gateway(url, process)
 
 
 def stop_gateway(gateway: Gateway) -> None:

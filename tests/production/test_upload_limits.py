@@ -11,6 +11,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from audiotext.db.migrate import upgrade
+
 from processes import Gateway, Production, start_gateway
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.s3]
@@ -76,6 +78,7 @@ def test_a_gigabyte_upload_is_cut_off_near_the_limit_in_flat_memory(
     production: Production, gateways: list[Gateway], chunked: bool
 ) -> None:
     limit = 10 * 1024 * 1024
+    upgrade(production.database_url)  # `api` does not migrate: `audiotext migrate` does
     gateway = start_gateway(production.env(AUDIOTEXT_MAX_UPLOAD_BYTES=str(limit)), command="api")
     gateways.append(gateway)
     pid = gateway.process.pid

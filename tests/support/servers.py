@@ -26,6 +26,9 @@ A server that cannot start fails the test with the exact error; it is never skip
 ``AUDIOTEXT_TEST_LISTEN_HOST`` adds listen addresses (comma-separated) besides 127.0.0.1, so pods
 of a test Kubernetes cluster can reach the servers; ``url_for_host()`` builds their URLs. A
 wildcard (``0.0.0.0``) listens on every interface.
+
+The helpers every test shares for processes and ports live here too: ``free_port()``, the
+``audiotext`` command (``AUDIOTEXT``) and ``wait_healthy()`` for a started AudioText process.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ import signal
 import socket
 import stat
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.error
@@ -48,10 +52,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MINIO_BUILD_SCRIPT = REPO_ROOT / "hack" / "minio" / "build.sh"
+# The command-line entry point of the AudioText under test, in this virtual environment.
+AUDIOTEXT = str(Path(sys.executable).parent / "audiotext")
 
 LOOPBACK = "127.0.0.1"
 LISTEN_HOST_ENV = "AUDIOTEXT_TEST_LISTEN_HOST"
@@ -100,6 +107,32 @@ def _port_is_free(host: str, port: int) -> bool:
         except OSError:
             return False
     return True
+
+
+def wait_healthy(
+    url: str,
+    process: subprocess.Popen[bytes],
+    *,
+    exited: Callable[[], str],
+    failure: str,
+    interval: float,
+    timeout: float = 60,
+) -> None:
+    """Wait until the AudioText ``process`` answers 200 on ``{url}/healthz``.
+
+    Fails with ``exited()`` as soon as the process has exited, and with ``failure`` once
+    ``timeout`` seconds have passed.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(exited())
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(interval)
+    raise AssertionError(failure)
 
 
 def ensure_debian_package(package: str, present: Callable[[], bool]) -> None:

@@ -8,16 +8,16 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry
 
 from audiotext import __version__
-from audiotext.api.backends import Backends
 from audiotext.api.errors import install_error_handlers
+from audiotext.api.metrics import FinishedJobsCollector
 from audiotext.api.middleware import BodyLimitMiddleware, MetricsMiddleware
 from audiotext.api.routes import health, jobs, openai_audio, uploads, ws
 from audiotext.api.security import AuthMiddleware, SecurityHeadersMiddleware, TimeoutMiddleware
 from audiotext.config import Settings
-from audiotext.jobs.schemas import JobPublic
+from audiotext.wiring import open_services
 
 log = logging.getLogger(__name__)
 
@@ -27,27 +27,18 @@ UPLOAD_PATHS = ("/api/v1/job/transcribe", "/v1/audio/", "/api/v1/audio/upload/")
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     registry = CollectorRegistry()
-    finished = Counter(
-        "audiotext_jobs_finished_total",
-        "Jobs that reached a final state",
-        ["status"],
-        registry=registry,
-    )
+    finished_jobs = FinishedJobsCollector()
+    registry.register(finished_jobs)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        backends = Backends.open(settings)
-
-        async def count_finished(job: JobPublic) -> None:
-            finished.labels(job.status.value).inc()
-
-        backends.jobs.final_hooks.append(count_finished)
-        app.state.backends = backends
+        services = open_services(settings, "gateway")
+        app.state.services = services
         try:
-            await backends.start()
+            await services.start()
             yield
         finally:
-            await backends.close()
+            await services.close()
 
     app = FastAPI(
         title="AudioText",
@@ -58,6 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.metrics = registry
+    app.state.finished_jobs = finished_jobs
     install_error_handlers(app)
     for router in (health.router, uploads.router, jobs.router, ws.router, openai_audio.router):
         app.include_router(router)
@@ -75,7 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         idle_seconds=lambda: settings.upload_idle_timeout_seconds,
         paths=UPLOAD_PATHS,
     )
-    app.add_middleware(AuthMiddleware, backends=lambda: app.state.backends)
+    app.add_middleware(AuthMiddleware, services=lambda: app.state.services)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -7,26 +7,26 @@ from typing import Annotated
 from fastapi import Depends, Request
 from starlette.requests import HTTPConnection
 
-from audiotext.api.backends import Backends
 from audiotext.config import Settings
 from audiotext.services.jobs import JobService
 from audiotext.services.uploads import UploadService
+from audiotext.wiring import Services
 
 # The dependencies are ``async def`` although they never wait: FastAPI runs a plain ``def``
 # dependency in a worker thread, a thread hop on every request for an attribute lookup.
 
 
-def _backends(connection: HTTPConnection) -> Backends:
-    backends: Backends = connection.app.state.backends
-    return backends
+def services_of(connection: HTTPConnection) -> Services:
+    services: Services = connection.app.state.services
+    return services
 
 
-async def get_backends(connection: HTTPConnection) -> Backends:
-    return _backends(connection)
+async def get_services(connection: HTTPConnection) -> Services:
+    return services_of(connection)
 
 
 def jobs_of(connection: HTTPConnection) -> JobService:
-    return _backends(connection).jobs
+    return services_of(connection).jobs
 
 
 async def get_jobs(connection: HTTPConnection) -> JobService:
@@ -34,11 +34,11 @@ async def get_jobs(connection: HTTPConnection) -> JobService:
 
 
 async def get_uploads(request: Request) -> UploadService:
-    return _backends(request).uploads
+    return services_of(request).uploads
 
 
 async def get_settings(connection: HTTPConnection) -> Settings:
-    return _backends(connection).settings
+    return services_of(connection).settings
 
 
 def owner_of(connection: HTTPConnection) -> str | None:
@@ -51,7 +51,7 @@ async def get_owner(connection: HTTPConnection) -> str | None:
     return owner_of(connection)
 
 
-BackendsDep = Annotated[Backends, Depends(get_backends)]
+ServicesDep = Annotated[Services, Depends(get_services)]
 JobServiceDep = Annotated[JobService, Depends(get_jobs)]
 UploadServiceDep = Annotated[UploadService, Depends(get_uploads)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]

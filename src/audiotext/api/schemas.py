@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, Field
 
+from audiotext.jobs.choices import EngineName, Task
 from audiotext.jobs.schemas import JobPublic
 
 __all__ = [
@@ -24,7 +25,7 @@ __all__ = [
 class JobBase(BaseModel):
     description: str | None = Field(None, max_length=2000)
     model: str | None = Field(None, max_length=255, description="Default from configuration.")
-    engine: Literal["faster-whisper", "openai-whisper"] | None = None
+    engine: EngineName | None = None
     language: str | None = Field(
         None,
         min_length=2,
@@ -32,7 +33,7 @@ class JobBase(BaseModel):
         pattern=r"^[A-Za-z-]+$",
         description="Detected if absent.",
     )
-    task: Literal["transcribe", "translate"] = "transcribe"
+    task: Task = "transcribe"
     callback_url: str | None = Field(
         None, max_length=2000, description="Receives the job (POST, signed) at its final state."
     )

@@ -9,9 +9,9 @@ from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from audiotext.api.backends import Backends
 from audiotext.api.errors import send_error
 from audiotext.jobs.errors import AudioTextError, GatewayTimeout, RateLimited
+from audiotext.wiring import Services
 
 PUBLIC_PATHS = frozenset(
     {
@@ -72,19 +72,19 @@ def bearer_token(scope: Scope) -> str | None:
 
 
 class AuthMiddleware:
-    def __init__(self, app: ASGIApp, backends: Callable[[], Backends]) -> None:
+    def __init__(self, app: ASGIApp, services: Callable[[], Services]) -> None:
         self.app = app
-        self.backends = backends
+        self.services = services
         self.buckets: dict[str, TokenBucket] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        backends = self.backends()
+        services = self.services()
         path = scope["path"]
         if (
-            not backends.settings.auth
+            not services.settings.auth
             or path in PUBLIC_PATHS
             or path.startswith(PUBLIC_PREFIXES)
             or (scope["type"] == "http" and scope["method"] == "OPTIONS")
@@ -92,8 +92,8 @@ class AuthMiddleware:
             await self.app(scope, receive, send)
             return
         try:
-            key = await backends.keys.authenticate(bearer_token(scope))
-            self._check_rate(key.id, backends.settings.rate_limit_per_minute)
+            key = await services.keys.authenticate(bearer_token(scope))
+            self._check_rate(key.id, services.settings.rate_limit_per_minute)
         except AudioTextError as exc:
             await deny(scope, send, exc)
             return

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from audiotext.db.models import TranscriptionJobRow, utcnow
 from audiotext.db.session import Database
 from audiotext.jobs.errors import InvalidTransition, JobNotFound
-from audiotext.jobs.states import ALLOWED_TRANSITIONS, JobStatus
+from audiotext.jobs.states import ALLOWED_TRANSITIONS, UNFINISHED_STATES, JobStatus
 
 _JOBS = TranscriptionJobRow.__table__
 # Built once: a statement object keeps its cache key and its compiled form between reads.
@@ -19,7 +19,6 @@ _SELECT_JOB = sa.select(_JOBS).where(_JOBS.c.id == sa.bindparam("job_id"))
 _PROGRESS_COLUMNS = tuple(
     _JOBS.c[name] for name in ("id", "status", "progress", "language", "audio_duration_seconds")
 )
-UNFINISHED = tuple(status for status in JobStatus if not status.is_final)
 
 
 class JobRepository:
@@ -85,7 +84,7 @@ class JobRepository:
             for start in range(0, len(job_ids), 500):
                 chunk = job_ids[start : start + 500]
                 query = sa.select(*_PROGRESS_COLUMNS).where(
-                    _JOBS.c.id.in_(chunk), _JOBS.c.status.in_(UNFINISHED)
+                    _JOBS.c.id.in_(chunk), _JOBS.c.status.in_(UNFINISHED_STATES)
                 )
                 found.extend((await session.execute(query)).all())
         return found
@@ -154,11 +153,23 @@ class JobRepository:
             .select_from(TranscriptionJobRow)
             .where(
                 TranscriptionJobRow.owner == owner,
-                TranscriptionJobRow.status.in_((JobStatus.PENDING, JobStatus.PROCESSING)),
+                TranscriptionJobRow.status.in_(UNFINISHED_STATES),
             )
         )
         async with self.db.session() as session:
             return int((await session.execute(query)).scalar_one())
+
+    async def count_by_status(self, statuses: Iterable[JobStatus]) -> dict[JobStatus, int]:
+        """How many jobs are in each of ``statuses`` (each one listed, zero when none is)."""
+        wanted = tuple(statuses)
+        query = (
+            sa.select(_JOBS.c.status, sa.func.count())
+            .where(_JOBS.c.status.in_(wanted))
+            .group_by(_JOBS.c.status)
+        )
+        async with self.db.session() as session:
+            counted = {status: count for status, count in (await session.execute(query)).all()}
+        return {status: int(counted.get(status, 0)) for status in wanted}
 
     async def stale_running(self, older_than: datetime) -> Sequence[TranscriptionJobRow]:
         query = sa.select(TranscriptionJobRow).where(

@@ -11,6 +11,7 @@ from audiotext.engine.base import (
     TranscriptInfo,
     Word,
 )
+from audiotext.jobs.choices import ENGINES
 from audiotext.jobs.errors import InvalidParameter
 
 __all__ = [
@@ -22,8 +23,6 @@ __all__ = [
     "TranscriptInfo",
     "Word",
 ]
-
-ENGINES = ("faster-whisper", "openai-whisper")
 
 
 class EngineRegistry:

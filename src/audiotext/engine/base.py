@@ -5,8 +5,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
+from audiotext.jobs.choices import Task
 from audiotext.jobs.errors import InvalidParameter
 
 if TYPE_CHECKING:
@@ -83,7 +84,7 @@ class Transcript:
 class TranscribeOptions:
     model: str
     language: str | None = None
-    task: Literal["transcribe", "translate"] = "transcribe"
+    task: Task = "transcribe"
     prompt: str | None = None
     temperature: float | None = None
     word_timestamps: bool = True

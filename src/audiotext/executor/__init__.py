@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from audiotext.config import Settings
+from audiotext.executor.base import Executor, JobControl, RunJob
 
-from audiotext.executor.base import Executor
-
-if TYPE_CHECKING:
-    from audiotext.engine import EngineRegistry
-    from audiotext.services.jobs import JobService
-
-__all__ = ["Executor", "open_executor"]
+__all__ = ["Executor", "JobControl", "RunJob", "open_executor"]
 
 
-def open_executor(jobs: JobService, engines: EngineRegistry) -> Executor:
-    if jobs.settings.executor == "kubernetes":
+def open_executor(settings: Settings) -> Executor:
+    if settings.executor == "kubernetes":
         from audiotext.executor.kubernetes import KubernetesExecutor
 
-        return KubernetesExecutor(jobs.settings)
+        return KubernetesExecutor(settings)
     from audiotext.executor.local import LocalExecutor
 
-    return LocalExecutor(jobs, engines)
+    return LocalExecutor(settings)

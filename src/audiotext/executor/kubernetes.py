@@ -13,6 +13,7 @@ from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from audiotext.config import Settings
+from audiotext.executor.base import JobControl, RunJob
 from audiotext.jobs.errors import BackendUnavailable
 from audiotext.jobs.schemas import JobPublic
 from audiotext.kube import constants as k
@@ -35,7 +36,8 @@ class KubernetesExecutor:
                 raise BackendUnavailable(f"cluster unavailable: {exc}") from exc
         return client.CustomObjectsApi(self._api)
 
-    async def start(self) -> None:
+    async def start(self, jobs: JobControl | None = None, run: RunJob | None = None) -> None:
+        """The operator runs the jobs: this executor only writes their resources."""
         try:
             await self._objects()
         except BackendUnavailable as exc:

@@ -7,12 +7,12 @@ import contextlib
 import logging
 from typing import Any
 
-from audiotext.engine import EngineRegistry
+from audiotext.config import Settings
+from audiotext.executor.base import JobControl, RunJob
 from audiotext.jobs.errors import BackendUnavailable, InvalidTransition, JobNotFound
+from audiotext.jobs.outcomes import Outcome
 from audiotext.jobs.schemas import JobPublic
 from audiotext.jobs.states import JobStatus
-from audiotext.pipeline import Outcome, run_job
-from audiotext.services.jobs import JobService
 
 log = logging.getLogger(__name__)
 
@@ -24,10 +24,12 @@ _RETRIES_TO_LONGEST_DELAY = 6
 
 
 class LocalExecutor:
-    def __init__(self, jobs: JobService, engines: EngineRegistry) -> None:
-        self.jobs = jobs
-        self.engines = engines
-        self.settings = jobs.settings
+    # Given at start: the job service is built on this executor, not the other way round.
+    jobs: JobControl
+    _run_job: RunJob
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
         self.queue: asyncio.Queue[str] = asyncio.Queue()
         self.running: dict[str, asyncio.Task[Outcome]] = {}
         self._runners: list[asyncio.Task[None]] = []
@@ -35,7 +37,9 @@ class LocalExecutor:
         self._interruptions: dict[str, int] = {}  # job id → outage-interrupted runs in a row
         self._retries: set[asyncio.Task[None]] = set()
 
-    async def start(self) -> None:
+    async def start(self, jobs: JobControl, run: RunJob) -> None:
+        self.jobs = jobs
+        self._run_job = run
         await self._recover()
         self._runners = [
             asyncio.create_task(self._runner(), name=f"local-runner-{i}")
@@ -99,7 +103,7 @@ class LocalExecutor:
 
     async def _run(self, job_id: str) -> Outcome | None:
         """One run of a job; None when it was cancelled (its row already says so)."""
-        task = asyncio.create_task(run_job(job_id, self.jobs, self.engines))
+        task = asyncio.create_task(self._run_job(job_id))
         self.running[job_id] = task
         try:
             await asyncio.wait({task})
@@ -144,7 +148,9 @@ class LocalExecutor:
                         job_id, f"a backend was unavailable for {count} tries; giving up"
                     )
                 else:
-                    await self._hand_back(job_id)
+                    await self.jobs.requeue(
+                        job_id, "a backend was unavailable; retrying", as_attempt=False
+                    )
                 break
             except (InvalidTransition, JobNotFound):
                 self._interruptions.pop(job_id, None)
@@ -162,20 +168,6 @@ class LocalExecutor:
             return
         await asyncio.sleep(delay)
         self.queue.put_nowait(job_id)
-
-    async def _hand_back(self, job_id: str) -> None:
-        """Put an interrupted job back to pending; one that never started already is."""
-        row = await self.jobs.repo.get(job_id)
-        if row.status == JobStatus.PENDING:
-            return
-        await self.jobs.repo.transition(
-            job_id,
-            JobStatus.PENDING,
-            only_from=[JobStatus.PROCESSING],
-            attempts=max(0, row.attempts - 1),
-            progress=0,
-            error_message="a backend was unavailable; retrying",
-        )
 
     async def close(self) -> None:
         """Stop runners; running jobs go back to pending so the next start resumes them."""

@@ -20,6 +20,8 @@ class JobStatus(enum.StrEnum):
 
 
 FINAL_STATES = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
+# In the order a job passes through them.
+UNFINISHED_STATES = (JobStatus.PENDING, JobStatus.PROCESSING)
 
 # processing -> pending is a retry: the run was interrupted and the job is queued again.
 ALLOWED_TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {

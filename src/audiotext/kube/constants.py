@@ -67,8 +67,19 @@ REASON_JOB_DELETED = "JobDeleted"
 REASON_ALREADY_FINISHED = "AlreadyFinished"
 REASON_JOB_NAME_TAKEN = "JobNameTaken"
 REASON_WORKER_STALLED = "WorkerStalled"
+# Condition types the Job controller sets on a batch/v1 Job.
+JOB_COMPLETE = "Complete"
+JOB_SUCCESS_CRITERIA_MET = "SuccessCriteriaMet"
+JOB_FAILED = "Failed"
+JOB_FAILURE_TARGET = "FailureTarget"
+JOB_SUCCEEDED_CONDITIONS = (JOB_COMPLETE, JOB_SUCCESS_CRITERIA_MET)
+JOB_FAILED_CONDITIONS = (JOB_FAILED, JOB_FAILURE_TARGET)
 # The label the Job controller puts on the pods of a Job: the Job's name.
 JOB_NAME_LABEL = "job-name"
+
+# Types of the events posted on resources.
+EVENT_NORMAL = "Normal"
+EVENT_WARNING = "Warning"
 
 # Status and annotation patches are JSON merge patches.
 MERGE_PATCH = "application/merge-patch+json"

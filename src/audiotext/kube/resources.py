@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from audiotext.config import OUTPUT_FORMATS, Settings
+from audiotext.config import Settings
+from audiotext.jobs.choices import OUTPUT_FORMATS
 from audiotext.jobs.schemas import JobPublic
 from audiotext.kube import constants as k
 

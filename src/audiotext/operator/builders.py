@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import posixpath
 from typing import Any
 
 from audiotext.config import Settings
 from audiotext.jobs import exit_codes
+from audiotext.jobs.choices import OUTPUT_FORMATS, task_of
 from audiotext.kube import constants as k
+from audiotext.services.admission import JobRequest
 
 Body = dict[str, Any]
 
@@ -42,6 +45,23 @@ def owner_of(job: Body) -> tuple[str, str] | None:
         if ref.get("kind") == k.KIND and str(ref.get("apiVersion", "")).startswith(f"{k.GROUP}/"):
             return str(ref["name"]), str(ref["uid"])
     return None
+
+
+def request_of(spec: Body, name: str) -> JobRequest:
+    """What a resource asks for, as the job service takes it (for the row of a resource
+    created with kubectl)."""
+    url = str(spec["audio"]["url"])
+    return JobRequest(
+        filename=posixpath.basename(url.rstrip("/")) or name,
+        model=spec.get("model") or None,
+        language=spec.get("language") or None,
+        task=task_of(spec.get("task")),
+        options={
+            "source": "kubernetes",
+            "resource": name,
+            "output_formats": list(spec.get("outputFormats") or OUTPUT_FORMATS),
+        },
+    )
 
 
 def gpu_requested(spec: Body) -> bool:

@@ -19,49 +19,21 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from aiohttp import ClientError
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from audiotext.db.models import TranscriptionJobRow, utcnow
 from audiotext.jobs.errors import AudioTextError
-from audiotext.jobs.states import JobStatus
 from audiotext.kube import constants as k
 from audiotext.operator.builders import job_name
 from audiotext.operator.context import OperatorContext
-from audiotext.operator.status import Observation
+from audiotext.operator.status import Observation, ProgressRow, progress_status
 
 log = logging.getLogger(__name__)
 PATCHES_IN_FLIGHT = 8
 PROGRESS_FIELDS = ("progress", "language", "audioDurationSeconds")
-# Pod phases of a worker that may still be holding its job.
-LIVE_POD_PHASES = frozenset({"Pending", "Running"})
-
-
-class ProgressRow(Protocol):
-    """What the progress copy reads of a job's row (a whole row, or its progress columns)."""
-
-    @property
-    def id(self) -> str: ...
-    @property
-    def status(self) -> JobStatus: ...
-    @property
-    def progress(self) -> int: ...
-    @property
-    def language(self) -> str | None: ...
-    @property
-    def audio_duration_seconds(self) -> float | None: ...
-
-
-def progress_status(row: ProgressRow) -> dict[str, Any]:
-    """The status fields that follow the row while the job runs."""
-    status: dict[str, Any] = {"progress": row.progress}
-    if row.language:
-        status["language"] = row.language
-    if row.audio_duration_seconds is not None:
-        status["audioDurationSeconds"] = round(row.audio_duration_seconds, 3)
-    return status
 
 
 def stalled(
@@ -149,7 +121,7 @@ class ProgressMirror:
         if not self.resources:
             return
         try:
-            rows = await self.context.jobs.repo.progress_of(list(self.resources))
+            rows = await self.context.jobs.progress_of(list(self.resources))
         except AudioTextError:
             return  # the database is away: the next round tries again
         due = list(self._changes(rows))
@@ -170,9 +142,7 @@ class ProgressMirror:
             return
         self._stall_check_due = now + max(self.interval, stale_seconds / 4)
         try:
-            rows = await self.context.jobs.repo.stale_running(
-                utcnow() - timedelta(seconds=stale_seconds)
-            )
+            rows = await self.context.jobs.silent_since(utcnow() - timedelta(seconds=stale_seconds))
         except AudioTextError:
             return  # the database is away: no heartbeat could have been recorded either
         for job_id in stalled(rows, self.resources, self.restarted, now, stale_seconds):
@@ -180,18 +150,10 @@ class ProgressMirror:
 
     async def _restart(self, job_id: str, stale_seconds: float) -> None:
         namespace, name = self.resources[job_id]
-        selector = f"{k.JOB_NAME_LABEL}={job_name(name)}"
+        cluster = self.context.cluster
         try:
-            resource = await self.context.objects.get_namespaced_custom_object(
-                k.GROUP, k.VERSION, namespace, k.PLURAL, name
-            )
-            pods = await self.context.core.list_namespaced_pod(namespace, label_selector=selector)
-            live = [p.metadata.name for p in pods.items if p.status.phase in LIVE_POD_PHASES]
-            for pod in live:
-                # No grace period: a hung process would not act on SIGTERM anyway.
-                await self.context.core.delete_namespaced_pod(
-                    pod, namespace, grace_period_seconds=0
-                )
+            resource = await cluster.resource(namespace, name)
+            live = await cluster.delete_live_pods(namespace, job_name(name))
         except (ApiException, ClientError, OSError) as exc:
             log.warning("could not restart the stalled worker of job %s: %s", job_id, exc)
             return
@@ -204,7 +166,7 @@ class ProgressMirror:
         )
         log.warning("job %s: %s", job_id, message)
         with contextlib.suppress(ApiException, ClientError, OSError):
-            await self.context.warn(resource, k.REASON_WORKER_STALLED, message)
+            await cluster.post_event(resource, k.EVENT_WARNING, k.REASON_WORKER_STALLED, message)
 
     def _changes(self, rows: Iterable[ProgressRow]) -> Iterable[tuple[str, dict[str, Any]]]:
         for row in rows:
@@ -218,7 +180,7 @@ class ProgressMirror:
             return
         namespace, name = where
         try:
-            await self.context.patch_status(namespace, name, changes)
+            await self.context.cluster.patch_status(namespace, name, changes)
         except ApiException as exc:
             if exc.status == 404:
                 self.forget(job_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from audiotext.jobs.states import JobStatus
 from audiotext.kube import constants as k
@@ -73,17 +73,17 @@ _FAILURE_REASONS = {
 def observe_job(job: Body, termination_message: str | None = None) -> Observation:
     """Map a batch/v1 Job (and its last pod's termination message) to a phase."""
     status = job.get("status") or {}
-    true = {c.get("type"): c for c in status.get("conditions") or [] if c.get("status") == "True"}
+    true = _true_conditions(job)
     active = int(status.get("active") or 0)
     failed = int(status.get("failed") or 0)
     succeeded = int(status.get("succeeded") or 0)
     attempts = active + failed + succeeded
     start, end = status.get("startTime"), status.get("completionTime")
-    if "Complete" in true or "SuccessCriteriaMet" in true:
+    if any(condition in true for condition in k.JOB_SUCCEEDED_CONDITIONS):
         return Observation(
             k.PHASE_SUCCEEDED, k.REASON_COMPLETED, "transcribed", max(attempts, 1), start, end
         )
-    failure = true.get("Failed") or true.get("FailureTarget")
+    failure = true.get(k.JOB_FAILED) or true.get(k.JOB_FAILURE_TARGET)
     if failure is not None:
         reason = _FAILURE_REASONS.get(str(failure.get("reason")), str(failure.get("reason")))
         message = (termination_message or "").strip() or str(failure.get("message") or reason)
@@ -108,6 +108,24 @@ def observe_job(job: Body, termination_message: str | None = None) -> Observatio
     return Observation(k.PHASE_PENDING, k.REASON_JOB_CREATED, "waiting for a node", attempts)
 
 
+def _true_conditions(job: Body) -> dict[str, Body]:
+    conditions = (job.get("status") or {}).get("conditions") or []
+    return {str(c.get("type")): c for c in conditions if c.get("status") == "True"}
+
+
+def job_failed(job: Body) -> bool:
+    """The Job failed for good (or is about to: FailureTarget), so its pods have stopped."""
+    true = _true_conditions(job)
+    return any(condition in true for condition in k.JOB_FAILED_CONDITIONS)
+
+
+def cancelling(resource: Body) -> bool:
+    """A cancel or the resource's own deletion: either takes its Job away on purpose."""
+    meta = resource.get("metadata") or {}
+    cancel = (meta.get("annotations") or {}).get(k.ANNOTATION_CANCEL) == "true"
+    return cancel or bool(meta.get("deletionTimestamp"))
+
+
 NO_RESULT = "the worker exited without recording a result"
 _TRUSTED_ROWS = (None, JobStatus.COMPLETED, JobStatus.CANCELLED)
 
@@ -129,6 +147,13 @@ def settle_with_row(
         reason=k.REASON_NO_RESULT,
         message=row_error or NO_RESULT,
     )
+
+
+def settle(observation: Observation, row: JobRow | None) -> Observation:
+    """Only a completed Job is checked against the row: the worker records its own success."""
+    if observation.phase != k.PHASE_SUCCEEDED or row is None:
+        return observation
+    return settle_with_row(observation, str(row.status), row.error_message)
 
 
 def _transition(condition: Body) -> str | None:
@@ -237,6 +262,53 @@ def observe_deleted_job(job: Body, now: str) -> Observation:
     return Observation(
         k.PHASE_FAILED, k.REASON_JOB_DELETED, JOB_DELETED, last.attempts, last.start_time, now
     )
+
+
+class ProgressRow(Protocol):
+    """What the resource shows of a job's row while it runs (a whole row, or its progress
+    columns)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def status(self) -> JobStatus: ...
+    @property
+    def progress(self) -> int: ...
+    @property
+    def language(self) -> str | None: ...
+    @property
+    def audio_duration_seconds(self) -> float | None: ...
+
+
+class JobRow(ProgressRow, Protocol):
+    """What a Job's observation is settled and completed with."""
+
+    @property
+    def attempts(self) -> int: ...
+    @property
+    def error_message(self) -> str | None: ...
+
+
+def progress_status(row: ProgressRow) -> Body:
+    """The status fields that follow the row while the job runs."""
+    status: Body = {"progress": row.progress}
+    if row.language:
+        status["language"] = row.language
+    if row.audio_duration_seconds is not None:
+        status["audioDurationSeconds"] = round(row.audio_duration_seconds, 3)
+    return status
+
+
+def with_row(status: Body, row: JobRow, observation: Observation, outputs: dict[str, str]) -> Body:
+    """``status`` with what lives in the row the worker writes: progress, language, duration,
+    and (once the Job succeeded) the artifacts' ``outputs``."""
+    merged: Body = {**status, **progress_status(row)}
+    # Pods that were deleted (a disruption) are not counted by the Job; the worker counts runs.
+    merged["attempts"] = max(observation.attempts, row.attempts)
+    if observation.phase == k.PHASE_SUCCEEDED:
+        merged["progress"] = 100
+        merged["outputs"] = outputs
+    return merged
 
 
 def status_changes(current: Body, desired: Body) -> Body:

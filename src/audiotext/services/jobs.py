@@ -1,73 +1,77 @@
-"""JobService: creating, running, finishing and cancelling jobs over the configured backends."""
+"""JobService: creating, running, finishing and cancelling jobs over the configured backends.
+
+It is the only way to change a job: every entry point (gateway, local executor, worker,
+operator) goes through it, so every change is published and every final state runs the
+final-state hooks (webhooks) it was opened with.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import timedelta
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from audiotext import audio
-from audiotext.bus import EventBus
+from audiotext.bus import Event, EventBus
 from audiotext.config import Settings
 from audiotext.db.models import TranscriptionJobRow, utcnow
 from audiotext.db.repository import JobRepository
 from audiotext.engine import Transcript
 from audiotext.executor.base import Executor
+from audiotext.formats import MEDIA_TYPES, render
+from audiotext.jobs.choices import OUTPUT_FORMATS, OutputFormat
 from audiotext.jobs.errors import (
     AudioTextError,
     BackendUnavailable,
     InvalidAudio,
-    InvalidParameter,
     InvalidTransition,
+    JobNotFound,
     ObjectNotFound,
     PayloadTooLarge,
     RateLimited,
     UnsupportedAudio,
 )
 from audiotext.jobs.schemas import JobPublic
-from audiotext.jobs.states import JobStatus
-from audiotext.netguard import check_outbound_url
-from audiotext.storage import ObjectStorage, upload_key
+from audiotext.jobs.states import FINAL_STATES, UNFINISHED_STATES, JobStatus
+from audiotext.services.admission import (
+    JobRequest,
+    check_duration,
+    check_request,
+    check_size,
+    pending_row,
+)
+from audiotext.storage import ObjectStorage, transcript_key, upload_key, upload_prefix
 
 log = logging.getLogger(__name__)
 
 FinalHook = Callable[[JobPublic], Awaitable[None]]
 
 
-@dataclass(frozen=True)
-class JobRequest:
-    """What a client asks for, independent of how the audio arrived."""
-
-    filename: str
-    description: str | None = None
-    model: str | None = None
-    engine: str | None = None
-    language: str | None = None
-    task: Literal["transcribe", "translate"] = "transcribe"
-    prompt: str | None = None
-    temperature: float | None = None
-    callback_url: str | None = None
-    options: dict[str, Any] = field(default_factory=dict)
-
-
 class JobService:
+    """Jobs over one database, storage and bus; ``executor`` runs what is submitted (none in
+    the operator and the worker, which only record), ``final_hooks`` see each final state."""
+
     def __init__(
         self,
         settings: Settings,
         repo: JobRepository,
         storage: ObjectStorage,
         bus: EventBus,
+        *,
+        executor: Executor | None = None,
+        final_hooks: Sequence[FinalHook] = (),
     ) -> None:
         self.settings = settings
-        self.repo = repo
-        self.storage = storage
-        self.bus = bus
-        self.executor: Executor | None = None
-        self.final_hooks: list[FinalHook] = []
+        self._repo = repo
+        self._storage = storage
+        self._bus = bus
+        self._executor = executor
+        self._final_hooks = tuple(final_hooks)
 
     # --- creating ------------------------------------------------------------------------
     async def create_from_file(
@@ -75,12 +79,12 @@ class JobService:
     ) -> JobPublic:
         """A job for audio the gateway received itself (multipart, OpenAI endpoints)."""
         # The body limit allows for multipart framing; the file itself gets the exact limit.
-        self._check_size((await asyncio.to_thread(path.stat)).st_size)
+        check_size(self.settings, (await asyncio.to_thread(path.stat)).st_size)
         await self._admit(request, owner)
         info = await asyncio.to_thread(audio.probe, path)
-        self._check_duration(info.duration)
+        check_duration(self.settings, info.duration)
         key = upload_key(request.filename, owner)
-        await self.storage.put_file(key, path, content_type or audio.CONTENT_TYPES[info.format])
+        await self._storage.put_file(key, path, content_type or audio.CONTENT_TYPES[info.format])
         try:
             return await self._create(request, key, owner=owner, duration=info.duration)
         except BaseException:
@@ -91,22 +95,22 @@ class JobService:
         self, request: JobRequest, url: str, *, owner: str | None = None
     ) -> JobPublic:
         """A job for an object the client uploaded with a presigned URL."""
-        key = self.storage.key_for(url)
-        if owner is not None and not key.startswith(f"uploads/{owner}/"):
+        key = self._storage.key_for(url)
+        if owner is not None and not key.startswith(upload_prefix(owner)):
             raise ObjectNotFound("no such uploaded object")
-        size = await self.storage.size(key)
+        size = await self._storage.size(key)
         if size is None:
             raise ObjectNotFound("no such uploaded object; upload it with the presigned URL first")
         try:
-            self._check_size(size)
+            check_size(self.settings, size)
         except PayloadTooLarge:
             await self._forget_object(key)
             raise
         await self._admit(request, owner)
         try:
-            async with self.storage.local_path(key) as path:
+            async with self._storage.local_path(key) as path:
                 info = await asyncio.to_thread(audio.probe, path)
-            self._check_duration(info.duration)
+            check_duration(self.settings, info.duration)
         except (InvalidAudio, UnsupportedAudio):
             # A rejected upload is removed, so nothing is left behind.
             await self._forget_object(key)
@@ -115,125 +119,119 @@ class JobService:
 
     async def _admit(self, request: JobRequest, owner: str | None) -> None:
         """Checks that need no audio: run before anything is stored."""
-        if request.engine not in (None, "faster-whisper", "openai-whisper"):
-            raise InvalidParameter(f"unknown engine {request.engine!r}")
+        await check_request(self.settings, request)
         await self._check_quota(owner, counting_this_one=False)
-        if request.callback_url:
-            if not self.settings.webhook_secret.get_secret_value():
-                # Signed with an empty key, anyone could forge the deliveries.
-                raise InvalidParameter(
-                    "callback_url needs a webhook secret: this server has no "
-                    "AUDIOTEXT_WEBHOOK_SECRET, so its deliveries could be forged"
-                )
-            await check_outbound_url(
-                request.callback_url, allow_private=self.settings.webhook_allow_private
-            )
 
     async def _check_quota(self, owner: str | None, *, counting_this_one: bool) -> None:
         quota = self.settings.max_active_jobs_per_key
         if owner is None or quota <= 0:
             return
-        active = await self.repo.count_active(owner)
+        active = await self._repo.count_active(owner)
         if active - (1 if counting_this_one else 0) >= quota:
             raise RateLimited(f"this key already has {quota} pending or running jobs", 5)
-
-    def _check_size(self, size: int) -> None:
-        if size > self.settings.max_upload_bytes:
-            raise PayloadTooLarge(
-                f"the audio is larger than {self.settings.max_upload_bytes} bytes"
-            )
-
-    def _check_duration(self, duration: float | None) -> None:
-        if duration is not None and duration > self.settings.max_audio_seconds:
-            raise InvalidAudio(
-                f"the audio claims {duration:.0f}s; the limit is "
-                f"{self.settings.max_audio_seconds:.0f}s"
-            )
 
     async def _create(
         self, request: JobRequest, key: str, *, owner: str | None, duration: float | None
     ) -> JobPublic:
-        row = self._pending_row(
-            request, self.storage.url_for(key), owner=owner, audio_duration_seconds=duration
-        )
-        row = await self.repo.add(row)
+        url = self._storage.url_for(key)
+        row = pending_row(self.settings, request, url, owner=owner, audio_duration_seconds=duration)
+        row = await self._repo.add(row)
         try:
             # Requests that passed the first check together: each counts again with its own
             # row in, so the last of them to count sees every other and steps back.
             await self._check_quota(owner, counting_this_one=True)
         except RateLimited:
-            await self.repo.delete(row.id)
+            await self._repo.delete(row.id)
             raise
         job = JobPublic.of(row)
         await self._publish(job)
-        assert self.executor is not None, "an executor is bound at start-up"
+        assert self._executor is not None, "only a gateway creates jobs, and it has an executor"
         try:
-            await self.executor.submit(job)
+            await self._executor.submit(job)
         except AudioTextError as exc:
             job = await self.fail(job.id, f"could not be scheduled: {exc.message}")
             raise BackendUnavailable(f"job {job.id} could not be scheduled: {exc.message}") from exc
         return job
 
-    def _pending_row(self, request: JobRequest, url: str, **fields: Any) -> TranscriptionJobRow:
-        """A new job's row as the request asks for it; ``fields`` adds id, owner, duration."""
-        options = dict(request.options)
-        if request.prompt is not None:
-            options["prompt"] = request.prompt
-        if request.temperature is not None:
-            options["temperature"] = request.temperature
-        return TranscriptionJobRow(
-            filename=request.filename[:255],
-            url=url,
-            status=JobStatus.PENDING,
-            description=request.description,
-            model=request.model or self.settings.model,
-            engine=request.engine or self.settings.engine,
-            language=request.language,
-            task=request.task,
-            progress=0,
-            attempts=0,
-            options=options,
-            callback_url=request.callback_url,
-            callback_attempts=0,
-            **fields,
-        )
-
     async def register(self, job_id: str, request: JobRequest, url: str) -> JobPublic:
         """The row of a job that started outside the gateway (``kubectl apply``)."""
-        existing = await self.repo.find(job_id)
+        existing = await self._repo.find(job_id)
         if existing is not None:
             return JobPublic.of(existing)
-        row = self._pending_row(request, url, id=job_id)
-        job = JobPublic.of(await self.repo.add(row))
+        row = pending_row(self.settings, request, url, id=job_id)
+        job = JobPublic.of(await self._repo.add(row))
         await self._publish(job)
         return job
 
     async def _forget_object(self, key: str) -> None:
         try:
-            await self.storage.delete(key)
+            await self._storage.delete(key)
         except Exception:  # cleanup must not hide the original error
             log.exception("could not delete object %s", key)
 
     # --- reading -------------------------------------------------------------------------
     async def get(self, job_id: str, *, owner: str | None = None) -> JobPublic:
-        return JobPublic.model_validate(await self.repo.get_fields(job_id, owner=owner))
+        return JobPublic.model_validate(await self._repo.get_fields(job_id, owner=owner))
 
     async def list(
         self, *, status: JobStatus | None, limit: int, offset: int, owner: str | None = None
     ) -> tuple[list[JobPublic], int]:
-        rows, total = await self.repo.list(status=status, owner=owner, limit=limit, offset=offset)
+        rows, total = await self._repo.list(status=status, owner=owner, limit=limit, offset=offset)
         return [JobPublic.of(r) for r in rows], total
 
     async def transcript(self, job_id: str, *, owner: str | None = None) -> Transcript:
-        import json
-
-        from audiotext.storage import transcript_key
-
         job = await self.get(job_id, owner=owner)
         if job.status != JobStatus.COMPLETED:
             raise InvalidTransition(f"job {job_id} is {job.status.value}; no transcript yet")
-        data = await self.storage.get_bytes(transcript_key(job_id, "json"))
+        data = await self._storage.get_bytes(transcript_key(job_id, "json"))
         return Transcript.from_dict(json.loads(data))
+
+    async def row(self, job_id: str) -> TranscriptionJobRow:
+        """A job's whole row (what its run is made of); ``JobNotFound`` when there is none."""
+        return await self._repo.get(job_id)
+
+    async def find(self, job_id: str) -> TranscriptionJobRow | None:
+        return await self._repo.find(job_id)
+
+    async def unfinished(self) -> Sequence[TranscriptionJobRow]:
+        return await self._repo.with_status(*UNFINISHED_STATES)
+
+    async def progress_of(self, job_ids: Sequence[str]) -> Sequence[Any]:
+        """The progress columns of those of these jobs that have not ended."""
+        return await self._repo.progress_of(job_ids)
+
+    async def silent_since(self, cutoff: datetime) -> Sequence[TranscriptionJobRow]:
+        """Running jobs whose worker has not sent a heartbeat since ``cutoff``."""
+        return await self._repo.stale_running(cutoff)
+
+    async def finished_counts(self) -> dict[JobStatus, int]:
+        """How many jobs ended in each final state, whoever finished them."""
+        return await self._repo.count_by_status(FINAL_STATES)
+
+    def subscribe(self, job_id: str) -> AbstractAsyncContextManager[AsyncIterator[Event]]:
+        """Each change of one job, from now on (see ``EventBus.subscribe``)."""
+        return self._bus.subscribe(job_id)
+
+    @asynccontextmanager
+    async def local_audio(self, row: TranscriptionJobRow) -> AsyncIterator[Path]:
+        """The job's audio as a local file, for as long as the context lasts."""
+        async with self._storage.local_path(self._storage.key_for(row.url)) as path:
+            yield path
+
+    def output_urls(self, job_id: str, formats: Sequence[OutputFormat]) -> dict[str, str]:
+        """format → URL of each transcript artifact of a job."""
+        return {fmt: self._storage.url_for(transcript_key(job_id, fmt)) for fmt in formats}
+
+    async def store_transcript(
+        self, job_id: str, transcript: Transcript, formats: Sequence[OutputFormat] = OUTPUT_FORMATS
+    ) -> dict[str, str]:
+        """One artifact per format asked for; returns format → URL. The JSON one is always
+        written: the transcript route renders every format from it."""
+        written = [fmt for fmt in OUTPUT_FORMATS if fmt in formats or fmt == "json"]
+        for fmt in written:
+            body = render(transcript, fmt).encode()
+            await self._storage.put_bytes(transcript_key(job_id, fmt), body, MEDIA_TYPES[fmt])
+        return self.output_urls(job_id, written)
 
     # --- running -------------------------------------------------------------------------
     async def start(self, job_id: str, *, resume: bool = False) -> TranscriptionJobRow | None:
@@ -242,10 +240,10 @@ class JobService:
         ``resume`` also claims a job left processing by an earlier attempt (a Job pod that
         was killed), which is how a retried worker takes over.
         """
-        current = await self.repo.get(job_id)
-        sources = [JobStatus.PENDING, JobStatus.PROCESSING] if resume else [JobStatus.PENDING]
+        current = await self._repo.get(job_id)
+        sources = list(UNFINISHED_STATES) if resume else [JobStatus.PENDING]
         try:
-            row = await self.repo.transition(
+            row = await self._repo.transition(
                 job_id,
                 JobStatus.PROCESSING,
                 only_from=sources,
@@ -260,6 +258,10 @@ class JobService:
         await self._publish(JobPublic.of(row))
         return row
 
+    async def heartbeat(self, job_id: str) -> None:
+        """The run of this job is alive (the reapers look for silent ones)."""
+        await self._repo.update_fields(job_id, heartbeat_at=utcnow())
+
     async def report_progress(
         self,
         job_id: str,
@@ -273,7 +275,7 @@ class JobService:
             fields["language"] = language
         if duration is not None:
             fields["audio_duration_seconds"] = duration
-        row = await self.repo.transition(
+        row = await self._repo.transition(
             job_id, JobStatus.PROCESSING, only_from=[JobStatus.PROCESSING], **fields
         )
         job = JobPublic.of(row)
@@ -281,7 +283,7 @@ class JobService:
         return job
 
     async def complete(self, job_id: str, transcript: Transcript, elapsed: float) -> JobPublic:
-        row = await self.repo.transition(
+        row = await self._repo.transition(
             job_id,
             JobStatus.COMPLETED,
             only_from=[JobStatus.PROCESSING],
@@ -299,17 +301,33 @@ class JobService:
         fields: dict[str, Any] = {"error_message": message[:4000], "completed_at": utcnow()}
         if elapsed is not None:
             fields["processing_time_seconds"] = round(elapsed, 3)
-        row = await self.repo.transition(job_id, JobStatus.FAILED, **fields)
+        row = await self._repo.transition(job_id, JobStatus.FAILED, **fields)
         return await self._finished(JobPublic.of(row))
 
-    async def requeue(self, job_id: str, message: str) -> JobPublic:
-        """Put an interrupted run back in the queue."""
-        row = await self.repo.transition(
+    async def fail_unfinished(self, job_id: str, message: str) -> JobPublic | None:
+        """Fail a job unless it ended already (then None), so no row is left unfinished."""
+        try:
+            return await self.fail(job_id, message)
+        except (InvalidTransition, JobNotFound):
+            return None
+
+    async def requeue(self, job_id: str, message: str, *, as_attempt: bool = True) -> JobPublic:
+        """Put an interrupted run back in the queue. A run that a backend outage cut short
+        (``as_attempt=False``) is not counted as one of the job's attempts, and a job that
+        never left pending stays as it is."""
+        fields: dict[str, Any] = {}
+        if not as_attempt:
+            row = await self._repo.get(job_id)
+            if row.status == JobStatus.PENDING:
+                return JobPublic.of(row)
+            fields["attempts"] = max(0, row.attempts - 1)
+        row = await self._repo.transition(
             job_id,
             JobStatus.PENDING,
             only_from=[JobStatus.PROCESSING],
             progress=0,
             error_message=message,
+            **fields,
         )
         job = JobPublic.of(row)
         await self._publish(job)
@@ -320,9 +338,9 @@ class JobService:
         if job.status.is_final:
             raise InvalidTransition(f"job {job_id} is already {job.status.value}")
         # The executor first: if it cannot stop the run (503), the row must not say cancelled.
-        if self.executor is not None:
-            await self.executor.cancel(job_id)
-        row = await self.repo.transition(
+        if self._executor is not None:
+            await self._executor.cancel(job_id)
+        row = await self._repo.transition(
             job_id, JobStatus.CANCELLED, completed_at=utcnow(), error_message="cancelled"
         )
         return await self._finished(JobPublic.of(row))
@@ -331,7 +349,7 @@ class JobService:
         """Retry (or fail, once attempts are used up) running jobs whose worker went silent."""
         cutoff = utcnow() - timedelta(seconds=self.settings.stale_job_seconds)
         reaped = []
-        for row in await self.repo.stale_running(cutoff):
+        for row in await self._repo.stale_running(cutoff):
             if row.id in skip:
                 continue
             try:
@@ -345,20 +363,17 @@ class JobService:
                     job = await self.requeue(
                         row.id, "the worker stopped sending heartbeats; retrying"
                     )
-                    if self.executor is not None:
-                        await self.executor.submit(job)
+                    if self._executor is not None:
+                        await self._executor.submit(job)
             except InvalidTransition:
                 continue  # it finished or was cancelled meanwhile
             reaped.append(job)
         return reaped
 
-    async def unfinished(self) -> Sequence[TranscriptionJobRow]:
-        return await self.repo.with_status(JobStatus.PENDING, JobStatus.PROCESSING)
-
     # --- events --------------------------------------------------------------------------
     async def _finished(self, job: JobPublic) -> JobPublic:
         await self._publish(job)
-        for hook in self.final_hooks:
+        for hook in self._final_hooks:
             try:
                 await hook(job)
             except Exception:
@@ -368,7 +383,7 @@ class JobService:
     async def _publish(self, job: JobPublic) -> None:
         # The database is the source of truth; a bus outage must not fail the state change.
         try:
-            await self.bus.publish(job.id, job.event())
+            await self._bus.publish(job.id, job.event())
         except BackendUnavailable as exc:
             log.warning("event for job %s not published: %s", job.id, exc)
 
@@ -376,7 +391,7 @@ class JobService:
 async def wait_for_final(jobs: JobService, job_id: str, timeout: float) -> JobPublic:
     """Wait until a job reaches a final state; events first, the database as a fallback."""
     deadline = asyncio.get_running_loop().time() + timeout
-    async with jobs.bus.subscribe(job_id) as events:
+    async with jobs.subscribe(job_id) as events:
         while True:
             job = await jobs.get(job_id)
             if job.status.is_final:

@@ -5,9 +5,22 @@ from __future__ import annotations
 from pathlib import Path
 
 from audiotext.config import Settings
-from audiotext.storage.base import ObjectStorage, PresignedUpload, transcript_key, upload_key
+from audiotext.storage.base import (
+    ObjectStorage,
+    PresignedUpload,
+    transcript_key,
+    upload_key,
+    upload_prefix,
+)
 
-__all__ = ["ObjectStorage", "PresignedUpload", "open_storage", "transcript_key", "upload_key"]
+__all__ = [
+    "ObjectStorage",
+    "PresignedUpload",
+    "open_storage",
+    "transcript_key",
+    "upload_key",
+    "upload_prefix",
+]
 
 
 def open_storage(settings: Settings) -> ObjectStorage:

@@ -69,10 +69,14 @@ def safe_filename(filename: str) -> str:
     return name[-120:]
 
 
+def upload_prefix(owner: str | None = None) -> str:
+    """Where an owner's uploads are kept (every upload without one)."""
+    return f"uploads/{owner}/" if owner else "uploads/"
+
+
 def upload_key(filename: str, owner: str | None = None) -> str:
     """A fresh, unguessable key for an uploaded audio file, under the owner's prefix."""
-    prefix = f"uploads/{owner}" if owner else "uploads"
-    return f"{prefix}/{uuid.uuid4().hex}/{safe_filename(filename)}"
+    return f"{upload_prefix(owner)}{uuid.uuid4().hex}/{safe_filename(filename)}"
 
 
 def transcript_key(job_id: str, fmt: str) -> str:

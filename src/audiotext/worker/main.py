@@ -8,17 +8,12 @@ import signal
 import sys
 from pathlib import Path
 
-from audiotext.bus import open_bus
 from audiotext.config import Settings
-from audiotext.db.repository import JobRepository
-from audiotext.db.session import Database
-from audiotext.engine import EngineRegistry
 from audiotext.jobs import exit_codes
 from audiotext.jobs.errors import AudioTextError, BackendUnavailable
-from audiotext.pipeline import Outcome, run_job
-from audiotext.services.jobs import JobService
-from audiotext.services.webhooks import WebhookSender
-from audiotext.storage import open_storage
+from audiotext.jobs.outcomes import Outcome
+from audiotext.pipeline import run_job
+from audiotext.wiring import open_services
 
 log = logging.getLogger(__name__)
 
@@ -41,14 +36,10 @@ def report(message: str, termination_log: Path) -> None:
 
 
 async def work(job_id: str, settings: Settings) -> tuple[int, str]:
-    db = Database(settings.resolved_database_url, pool_size=2)
-    storage = open_storage(settings)
-    bus = open_bus(settings)
-    jobs = JobService(settings, JobRepository(db), storage, bus)
-    webhooks = WebhookSender(settings, jobs.repo)
-    jobs.final_hooks.append(webhooks.on_final)
+    services = open_services(settings, "worker")
+    jobs = services.jobs
     try:
-        row = await jobs.repo.find(job_id)
+        row = await jobs.find(job_id)
         if row is None:
             return exit_codes.BAD_INPUT, f"job {job_id} does not exist"
         if row.status.is_final:
@@ -56,7 +47,7 @@ async def work(job_id: str, settings: Settings) -> tuple[int, str]:
         claimed = await jobs.start(job_id, resume=True)
         if claimed is None:
             return exit_codes.COMPLETED, f"job {job_id} is no longer runnable"
-        run = asyncio.create_task(run_job(job_id, jobs, EngineRegistry(settings), claimed=True))
+        run = asyncio.create_task(run_job(job_id, jobs, services.engines, claimed=True))
         # Kubernetes stops a pod with SIGTERM: hand the job back instead of leaving it running.
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGTERM, run.cancel)
@@ -67,7 +58,7 @@ async def work(job_id: str, settings: Settings) -> tuple[int, str]:
             return exit_codes.TRANSIENT, f"job {job_id} handed back after SIGTERM"
         finally:
             loop.remove_signal_handler(signal.SIGTERM)
-        final = await jobs.repo.get(job_id)
+        final = await jobs.row(job_id)
         message = final.error_message or f"job {job_id} {outcome.value}"
         if outcome is Outcome.TRANSIENT:
             message = f"job {job_id}: a backend was unavailable; retry"
@@ -77,10 +68,7 @@ async def work(job_id: str, settings: Settings) -> tuple[int, str]:
     except AudioTextError as exc:
         return exit_codes.FAILED, exc.message
     finally:
-        await webhooks.close(timeout=60)
-        await bus.close()
-        await storage.close()
-        await db.close()
+        await services.close()
 
 
 def run_worker(job_id: str, settings: Settings) -> int:

@@ -10,16 +10,16 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from audiotext import __version__
-from audiotext.api.deps import BackendsDep
+from audiotext.api.deps import ServicesDep
 from audiotext.api.schemas import HealthPublic
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/api/v1", response_model=HealthPublic, summary="Health and version")
-async def api_root(backends: BackendsDep) -> HealthPublic:
+async def api_root(services: ServicesDep) -> HealthPublic:
     return HealthPublic(
-        name="audiotext", version=__version__, status="ok", executor=backends.settings.executor
+        name="audiotext", version=__version__, status="ok", executor=services.settings.executor
     )
 
 
@@ -29,13 +29,14 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz", summary="Readiness: every backend answers")
-async def readyz(backends: BackendsDep) -> JSONResponse:
+async def readyz(services: ServicesDep) -> JSONResponse:
     probes: dict[str, Any] = {
-        "database": backends.db.ping,
-        "storage": backends.storage.ping,
-        "bus": backends.bus.ping,
-        "executor": backends.executor.ping,
+        "database": services.db.ping,
+        "storage": services.storage.ping,
+        "bus": services.bus.ping,
     }
+    if services.executor is not None:
+        probes["executor"] = services.executor.ping
 
     async def check(probe: Any) -> str:
         try:
@@ -54,5 +55,6 @@ async def readyz(backends: BackendsDep) -> JSONResponse:
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
-async def metrics(request: Request) -> Response:
+async def metrics(request: Request, services: ServicesDep) -> Response:
+    await request.app.state.finished_jobs.refresh(services.jobs)
     return Response(generate_latest(request.app.state.metrics), media_type=CONTENT_TYPE_LATEST)

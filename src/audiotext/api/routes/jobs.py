@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import ValidationError
@@ -12,9 +12,10 @@ from audiotext.api.deps import JobServiceDep, OwnerDep, SettingsDep, jobs_of, ow
 from audiotext.api.schemas import JobCreate, JobList, JobPublic, error_responses
 from audiotext.api.uploaded_file import form_text, saved_upload
 from audiotext.formats import MEDIA_TYPES, render
+from audiotext.jobs.choices import OutputFormat
 from audiotext.jobs.errors import InvalidParameter, UnsupportedAudio
 from audiotext.jobs.states import JobStatus
-from audiotext.services.jobs import JobRequest
+from audiotext.services.admission import JobRequest
 
 router = APIRouter(
     prefix="/api/v1/job", tags=["jobs"], responses=error_responses(400, 401, 404, 422, 429, 503)
@@ -166,7 +167,7 @@ async def get_transcript(
     job_id: str,
     jobs: JobServiceDep,
     owner: OwnerDep,
-    format: Annotated[Literal["txt", "json", "srt", "vtt"], Query()] = "txt",
+    format: Annotated[OutputFormat, Query()] = "txt",
 ) -> Response:
     transcript = await jobs.transcript(job_id, owner=owner)
     return Response(render(transcript, format), media_type=MEDIA_TYPES[format])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
@@ -12,9 +12,11 @@ from audiotext.api.schemas import error_responses
 from audiotext.api.uploaded_file import form_text, saved_upload
 from audiotext.config import Settings
 from audiotext.formats import MEDIA_TYPES, openai_verbose, render
+from audiotext.jobs.choices import Task
 from audiotext.jobs.errors import AudioTextError, InvalidParameter
 from audiotext.jobs.states import JobStatus
-from audiotext.services.jobs import JobRequest, JobService, wait_for_final
+from audiotext.services.admission import JobRequest
+from audiotext.services.jobs import JobService, wait_for_final
 
 router = APIRouter(
     prefix="/v1/audio",
@@ -79,7 +81,7 @@ async def _handle(
     jobs: JobService,
     owner: str | None,
     settings: Settings,
-    task: Literal["transcribe", "translate"],
+    task: Task,
 ) -> Response:
     async with request.form(max_files=1, max_fields=20) as form:
         response_format = form_text(form.get("response_format")) or "json"

@@ -45,7 +45,7 @@ async def job_updates(
 
 
 async def _stream(websocket: WebSocket, jobs: JobService, job_id: str, owner: str | None) -> None:
-    async with jobs.bus.subscribe(job_id) as events:
+    async with jobs.subscribe(job_id) as events:
         # Subscribed first, then read: no change can fall between the two.
         job = (await jobs.get(job_id, owner=owner)).event()
         await websocket.send_json(job)
