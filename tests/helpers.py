@@ -12,6 +12,10 @@ import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from audiotext.api.app import create_app
 from audiotext.config import Settings
@@ -98,3 +102,31 @@ async def wait_for(
 
 def final(job: dict[str, Any]) -> bool:
     return job["status"] in ("completed", "failed", "cancelled")
+
+
+@asynccontextmanager
+async def webhook_receiver(fail_first: int = 0) -> AsyncIterator[tuple[str, list[dict[str, Any]]]]:
+    """A real HTTP endpoint on loopback that refuses the first ``fail_first`` deliveries."""
+    received: list[dict[str, Any]] = []
+
+    async def hook(request: Request) -> Response:
+        received.append({"headers": dict(request.headers), "body": await request.body()})
+        return Response(status_code=503 if len(received) <= fail_first else 204)
+
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            Starlette(routes=[Route("/hook", hook, methods=["POST"])]),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+        )
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}/hook", received
+    finally:
+        server.should_exit = True
+        await task

@@ -7,56 +7,24 @@ import hashlib
 import hmac
 import json
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
 
 from audiotext.netguard import pinned_request
 
-from helpers import JFK_TEXT, final, free_port, make_settings, running_app, wait_for
+from helpers import JFK_TEXT, final, make_settings, running_app, wait_for, webhook_receiver
 from wer import wer
-
-
-@asynccontextmanager
-async def receiver(fail_first: int) -> AsyncIterator[tuple[str, list[dict[str, Any]]]]:
-    """A real HTTP endpoint on loopback that refuses the first ``fail_first`` deliveries."""
-    received: list[dict[str, Any]] = []
-
-    async def hook(request: Request) -> Response:
-        received.append({"headers": dict(request.headers), "body": await request.body()})
-        return Response(status_code=503 if len(received) <= fail_first else 204)
-
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            Starlette(routes=[Route("/hook", hook, methods=["POST"])]),
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-        )
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}/hook", received
-    finally:
-        server.should_exit = True
-        await task
 
 
 @pytest.mark.slow
 async def test_signed_delivery_with_retry(tmp_path: Path, jfk: Path) -> None:
     settings = make_settings(tmp_path, webhook_secret="hook-secret", webhook_allow_private=True)
-    async with receiver(fail_first=1) as (url, received), running_app(settings) as (_, client):
+    async with (
+        webhook_receiver(fail_first=1) as (url, received),
+        running_app(settings) as (_, client),
+    ):
         files = {"file": ("jfk.flac", jfk.read_bytes(), "audio/flac")}
         created = await client.post(
             "/api/v1/job/transcribe", files=files, data={"callback_url": url}
@@ -91,7 +59,10 @@ async def test_delivery_goes_to_the_address_checked_with_the_host_kept(
     # The request is sent to the resolved address itself (no second lookup that DNS
     # rebinding could answer differently); the receiver still sees the name it was given.
     settings = make_settings(tmp_path, webhook_secret="hook-secret", webhook_allow_private=True)
-    async with receiver(fail_first=0) as (url, received), running_app(settings) as (_, client):
+    async with (
+        webhook_receiver(fail_first=0) as (url, received),
+        running_app(settings) as (_, client),
+    ):
         by_name = url.replace("127.0.0.1", "localhost")
         files = {"file": ("jfk.flac", jfk.read_bytes(), "audio/flac")}
         created = await client.post(

@@ -22,6 +22,7 @@ from audiotext.db.session import Database
 from audiotext.jobs import exit_codes
 from audiotext.storage import open_storage, upload_key
 
+from helpers import final, make_settings, running_app, wait_for
 from processes import AUDIOTEXT, Gateway, Production, start_gateway
 from support.servers import MinioServer, RedisServer
 
@@ -199,3 +200,29 @@ async def test_minio_down_clear_error_and_no_job_lost(
         assert job["status"] == "completed", job
         listing = (await client.get("/api/v1/job/read")).json()
         assert listing["total"] == 1, "the refused upload left no row"
+
+
+async def test_a_run_an_outage_cut_short_is_handed_back_with_an_event(
+    production: Production, minio_server: MinioServer, tmp_path: Path, long_speech: Path
+) -> None:
+    """The local executor hands an interrupted run back through the job service, so its
+    subscribers (WebSocket clients) see it pending again at once, not at a fallback poll."""
+    settings = make_settings(tmp_path, storage_url=production.storage_url)
+    async with running_app(settings) as (app, client):
+        files = {"file": ("long.flac", long_speech.read_bytes(), "audio/flac")}
+        job_id = (await client.post("/api/v1/job/transcribe", files=files)).json()["id"]
+        async with app.state.services.jobs.subscribe(job_id) as events:
+            await wait_for(client, job_id, lambda j: j["progress"] > 0)
+            # The run meets the outage when it writes the transcript.
+            await asyncio.to_thread(minio_server.stop)
+            try:
+                async with asyncio.timeout(120):
+                    async for event in events:
+                        if event["status"] == "pending":
+                            break
+            finally:
+                await asyncio.to_thread(minio_server.start)
+        assert event["error_message"] == "a backend was unavailable; retrying"
+        assert event["attempts"] == 0, "an outage's interruption is not one of the attempts"
+        job = await wait_for(client, job_id, final, timeout=180)
+        assert job["status"] == "completed", job
