@@ -26,6 +26,7 @@ from audiotext.jobs.errors import AudioTextError
 from audiotext.kube import constants as k
 from audiotext.operator.context import OperatorContext
 from audiotext.operator.progress import ProgressMirror
+from audiotext.operator.rounds import start_rounds, stop_rounds
 from audiotext.operator.status import (
     Observation,
     cancelling,
@@ -87,21 +88,15 @@ class JobEventRecorder:
                 await self.record(event, self.context.cluster.post_event)
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="job-event-retries")
+        self._task = start_rounds(
+            "job-event-retries",
+            self.retry_seconds,
+            self.retry_pending,
+            "recording Job events again failed",
+        )
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.retry_seconds)
-            try:
-                await self.retry_pending()
-            except Exception:  # the loop must outlive any one bad round
-                log.exception("recording Job events again failed; retrying")
+        await stop_rounds(self._task)
 
     async def _record(self, event: JobEvent, post: EventPoster) -> None:
         resource = await self._resource(event)

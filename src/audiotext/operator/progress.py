@@ -29,6 +29,7 @@ from audiotext.jobs.errors import AudioTextError
 from audiotext.kube import constants as k
 from audiotext.operator.builders import job_name
 from audiotext.operator.context import OperatorContext
+from audiotext.operator.rounds import start_rounds, stop_rounds
 from audiotext.operator.status import Observation, ProgressRow, progress_status
 
 log = logging.getLogger(__name__)
@@ -101,21 +102,15 @@ class ProgressMirror:
         self.restarted.pop(job_id, None)
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="progress-mirror")
+        self._task = start_rounds(
+            "progress-mirror",
+            self.interval,
+            self.sync_once,
+            "copying progress to the resources failed",
+        )
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval)
-            try:
-                await self.sync_once()
-            except Exception:  # the loop must outlive any one bad round
-                log.exception("copying progress to the resources failed; retrying")
+        await stop_rounds(self._task)
 
     async def sync_once(self) -> None:
         if not self.resources:
