@@ -10,19 +10,26 @@ from typing import Any
 
 import pytest
 
+from audiotext.db.models import TranscriptionJobRow
+from audiotext.jobs.states import JobStatus
 from audiotext.kube import constants as k
 from audiotext.operator.status import (
     JOB_DELETED,
+    NO_RESULT,
     Observation,
     cancelled_status,
+    cancelling,
     desired_status,
     invalid_spec_status,
+    job_failed,
     observe_deleted_job,
     observe_job,
     row_final_status,
     set_condition,
+    settle,
     settle_with_row,
     status_changes,
+    with_row,
 )
 
 T0, T1, T2 = "2026-01-01T00:00:00Z", "2026-01-01T00:00:05Z", "2026-01-01T00:01:00Z"
@@ -394,3 +401,76 @@ def test_a_job_the_api_server_refuses_fails_with_invalid_spec() -> None:
 def test_an_observation_is_final_only_in_a_final_phase() -> None:
     assert Observation(k.PHASE_CANCELLED, k.REASON_CANCELLED, "", 1).final
     assert not Observation(k.PHASE_QUEUED, k.REASON_QUEUED, "", 0).final
+
+
+@pytest.mark.parametrize(
+    ("conditions", "failed"),
+    [
+        ([], False),
+        ([condition("Complete")], False),
+        ([condition("Failed", "BackoffLimitExceeded")], True),
+        ([condition("FailureTarget", "PodFailurePolicy")], True),
+        ([{**condition("Failed"), "status": "False"}], False),
+    ],
+)
+def test_a_job_has_failed_only_with_a_true_failure_condition(
+    conditions: list[dict[str, Any]], failed: bool
+) -> None:
+    assert job_failed(job(conditions=conditions)) is failed
+
+
+@pytest.mark.parametrize(
+    ("metadata", "expected"),
+    [
+        ({}, False),
+        ({"annotations": {k.ANNOTATION_CANCEL: "true"}}, True),
+        ({"annotations": {k.ANNOTATION_CANCEL: "false"}}, False),
+        ({"deletionTimestamp": T1}, True),
+    ],
+)
+def test_a_cancel_or_a_deletion_takes_the_job_away_on_purpose(
+    metadata: dict[str, Any], expected: bool
+) -> None:
+    assert cancelling({"metadata": metadata}) is expected
+
+
+def row(**fields: Any) -> TranscriptionJobRow:
+    values: dict[str, Any] = {
+        "id": "job-1",
+        "status": JobStatus.PROCESSING,
+        "progress": 40,
+        "attempts": 2,
+        "language": "en",
+        "audio_duration_seconds": 11.0004,
+        "error_message": None,
+    }
+    return TranscriptionJobRow(**{**values, **fields})
+
+
+def test_settling_needs_a_row_only_for_a_completed_job() -> None:
+    succeeded = observe_job(job(succeeded=1, conditions=[condition("Complete")]))
+    running = observe_job(job(active=1))
+    assert settle(running, None) == running
+    assert settle(succeeded, None) == succeeded
+    assert settle(succeeded, row(status=JobStatus.COMPLETED)) == succeeded
+    failed = settle(succeeded, row())
+    assert (failed.phase, failed.reason, failed.message) == (
+        k.PHASE_FAILED,
+        k.REASON_NO_RESULT,
+        NO_RESULT,
+    )
+
+
+def test_the_row_brings_progress_language_duration_attempts_and_outputs() -> None:
+    running = observe_job(job(active=1))
+    shown = with_row({"phase": k.PHASE_RUNNING}, row(), running, {"txt": "s3://b/t.txt"})
+    assert shown == {
+        "phase": k.PHASE_RUNNING,
+        "progress": 40,
+        "language": "en",
+        "audioDurationSeconds": 11.0,
+        "attempts": 2,  # the worker counts runs the Job does not (deleted pods)
+    }
+    succeeded = observe_job(job(succeeded=1, conditions=[condition("Complete")]))
+    done = with_row({}, row(status=JobStatus.COMPLETED), succeeded, {"txt": "s3://b/t.txt"})
+    assert done["progress"] == 100 and done["outputs"] == {"txt": "s3://b/t.txt"}
