@@ -173,13 +173,13 @@ class Deployment:
     def start_gateway(self, name: str = "gateway", **env: str) -> str:
         """Start a gateway process (``env`` overrides its settings); returns its URL."""
         port = free_port()
-        environment = self.process_env(
-            AUDIOTEXT_EXECUTOR="kubernetes",
-            AUDIOTEXT_WORKER_DEVICE="cpu",
-            AUDIOTEXT_KUBECONFIG=str(self.workdir / "gateway.kubeconfig"),
-            AUDIOTEXT_PORT=str(port),
-            **env,
-        )
+        defaults = {
+            "AUDIOTEXT_EXECUTOR": "kubernetes",
+            "AUDIOTEXT_WORKER_DEVICE": "cpu",
+            "AUDIOTEXT_KUBECONFIG": str(self.workdir / "gateway.kubeconfig"),
+            "AUDIOTEXT_PORT": str(port),
+        }
+        environment = self.process_env(**{**defaults, **env})
         log = (self.workdir / f"{name}.log").open("ab")
         process = subprocess.Popen([AUDIOTEXT, "api"], env=environment, stdout=log, stderr=log)
         self.processes[name] = process
