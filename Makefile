@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+SPEAKER_MODEL := $(VENV)/share/audiotext/speaker-encoder-resemblyzer-0.1.4.pt
 EXTRAS ?= engine,operator,dev
 FAST_MARKERS := not slow and not k8s and not helm and not images and not postgres and not redis and not s3
 
@@ -11,13 +12,19 @@ FAST_MARKERS := not slow and not k8s and not helm and not images and not postgre
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
 
-install: $(STAMP) ## create .venv/ with the project installed
+install: $(STAMP) $(SPEAKER_MODEL) ## create .venv/ with the project installed
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[$(EXTRAS)]'
 	@touch $(STAMP)
+
+# The speaker network's weights for diarization, out of the resemblyzer wheel (its
+# dependencies, torch among them, are never installed); the wheel is cached.
+$(SPEAKER_MODEL): $(STAMP)
+	$(BIN)/python -m audiotext.diarization.fetch install --target $@ \
+		--wheels $(HOME)/.cache/audiotext/wheels
 
 serve: install ## run everything on http://127.0.0.1:3203 (SQLite, local storage, local executor)
 	$(BIN)/audiotext serve

@@ -133,6 +133,7 @@ def cmd_keys(args: argparse.Namespace) -> int:
 
 def cmd_transcribe(args: argparse.Namespace) -> int:
     """Transcribe one local file, offline, and print it."""
+    from audiotext.diarization import MAX_SPEAKERS, DiarizeOptions, check_speaker_counts
     from audiotext.engine import EngineRegistry, TranscribeOptions
     from audiotext.formats import render
     from audiotext.jobs.errors import AudioTextError
@@ -156,8 +157,17 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
             sys.stderr.flush()
 
     try:
+        check_speaker_counts(args.min_speakers, args.max_speakers)
+        speakers = DiarizeOptions(
+            min_speakers=args.min_speakers or 1, max_speakers=args.max_speakers or MAX_SPEAKERS
+        )
         transcript = transcribe_file(
-            engines.get(args.engine), Path(args.file), options, on_progress
+            engines.get(args.engine),
+            Path(args.file),
+            options,
+            on_progress,
+            diarizer=engines.speakers.get() if args.diarize else None,
+            speakers=speakers,
         )
     except FileNotFoundError:
         print(f"error: {args.file}: no such file", file=sys.stderr)
@@ -219,6 +229,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--engine", choices=ENGINES)
     p.add_argument("--language", help="language code; detected when absent")
     p.add_argument("--task", choices=TASKS, default="transcribe")
+    p.add_argument("--diarize", action="store_true", help="say who spoke (SPEAKER_00, …)")
+    p.add_argument("--min-speakers", type=int, help="with --diarize: at least this many")
+    p.add_argument("--max-speakers", type=int, help="with --diarize: at most this many")
     p.add_argument("--output", "-o", help="write to this file instead of stdout")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_transcribe)

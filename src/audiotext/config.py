@@ -138,6 +138,11 @@ class Settings(BaseSettings):
     model_dir: Path | None = Field(
         None, description="Where downloaded models are kept (larger models by name)."
     )
+    speaker_model: Path | None = Field(
+        None,
+        description="The speaker network's weights (resemblyzer's pretrained.pt) for "
+        "diarization; default: where `make install` puts them in the environment.",
+    )
 
     # --- local executor ------------------------------------------------------------------
     local_concurrency: int = Field(

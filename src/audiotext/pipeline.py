@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from audiotext import audio
 from audiotext.db.models import TranscriptionJobRow
+from audiotext.diarization import DiarizeOptions
 from audiotext.engine import (
     Engine,
     EngineRegistry,
@@ -37,6 +38,7 @@ from audiotext.jobs.outcomes import Outcome
 from audiotext.services.jobs import JobService
 
 if TYPE_CHECKING:
+    from audiotext.diarization.diarizer import Diarizer
     from audiotext.engine.base import Audio
 
 log = logging.getLogger(__name__)
@@ -52,7 +54,8 @@ def options_for(row: TranscriptionJobRow, *, vad_filter: bool, beam_size: int) -
         task=task_of(row.task),
         prompt=opts.get("prompt"),
         temperature=opts.get("temperature"),
-        word_timestamps=bool(opts.get("word_timestamps", True)),
+        # Diarization gives each word its speaker: it needs the words' times.
+        word_timestamps=bool(opts.get("word_timestamps", True) or opts.get("diarize")),
         vad_filter=vad_filter,
         beam_size=beam_size,
     )
@@ -87,10 +90,18 @@ def transcribe_file(
     path: Path,
     options: TranscribeOptions,
     on_progress: ProgressCallback | None = None,
+    *,
+    diarizer: Diarizer | None = None,
+    speakers: DiarizeOptions | None = None,
 ) -> Transcript:
-    """Blocking: probe, decode and transcribe one local file (the CLI's path)."""
+    """Blocking: probe, decode and transcribe one local file (the CLI's path); with a
+    ``diarizer``, say who spoke too."""
     audio.probe(path)
-    return transcribe_audio(engine, audio.decode(path), options, on_progress)
+    samples = audio.decode(path)
+    transcript = transcribe_audio(engine, samples, options, on_progress)
+    if diarizer is None:
+        return transcript
+    return diarizer.diarize(samples, transcript, speakers or DiarizeOptions())
 
 
 async def run_job(
@@ -113,6 +124,10 @@ async def run_job(
             await asyncio.to_thread(audio.probe, path)
             samples = await asyncio.to_thread(audio.decode, path)
         transcript = await _transcribe_reporting(jobs, job_id, engine, samples, options)
+        if (row.options or {}).get("diarize"):
+            diarizer = engines.speakers.get()
+            speakers = DiarizeOptions.of(row.options)
+            transcript = await asyncio.to_thread(diarizer.diarize, samples, transcript, speakers)
         await jobs.store_transcript(job_id, transcript, requested_formats(row.options))
         await jobs.complete(job_id, transcript, time.monotonic() - started)
         return Outcome.COMPLETED

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from audiotext.jobs.choices import EngineName, Task
 from audiotext.jobs.schemas import JobPublic
@@ -37,6 +37,16 @@ class JobBase(BaseModel):
     callback_url: str | None = Field(
         None, max_length=2000, description="Receives the job (POST, signed) at its final state."
     )
+    diarize: bool = Field(False, description="Say who spoke: a speaker on every segment and word.")
+    min_speakers: int | None = Field(None, ge=1, le=20, description="With diarize: at least.")
+    max_speakers: int | None = Field(None, ge=1, le=20, description="With diarize: at most.")
+
+    @model_validator(mode="after")
+    def _speaker_counts_in_order(self) -> JobBase:
+        low, high = self.min_speakers, self.max_speakers
+        if low is not None and high is not None and low > high:
+            raise ValueError("min_speakers must not be larger than max_speakers")
+        return self
 
 
 class JobCreate(JobBase):

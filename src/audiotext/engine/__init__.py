@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from audiotext.config import Settings
 from audiotext.engine.base import (
     Engine,
@@ -13,6 +15,9 @@ from audiotext.engine.base import (
 )
 from audiotext.jobs.choices import ENGINES
 from audiotext.jobs.errors import InvalidParameter
+
+if TYPE_CHECKING:
+    from audiotext.diarization import SpeakerModels
 
 __all__ = [
     "Engine",
@@ -26,11 +31,16 @@ __all__ = [
 
 
 class EngineRegistry:
-    """One instance of each engine per process, created on first use."""
+    """One instance of each engine per process, created on first use; and the speaker
+    network for diarization, loaded on the first job that asks for it."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._engines: dict[str, Engine] = {}
+        # Imported here: diarization speaks the transcript types of engine.base.
+        from audiotext.diarization import SpeakerModels
+
+        self.speakers: SpeakerModels = SpeakerModels(settings.speaker_model)
 
     def get(self, name: str | None = None) -> Engine:
         name = name or self.settings.engine

@@ -25,6 +25,7 @@ class Word:
     end: float
     word: str
     probability: float
+    speaker: str | None = None  # with diarization
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,15 @@ class Segment:
     avg_logprob: float = 0.0
     no_speech_prob: float = 0.0
     temperature: float = 0.0
+    speaker: str | None = None  # with diarization
+
+
+@dataclass(frozen=True)
+class Speaker:
+    """One voice diarization found, and how long it spoke."""
+
+    id: str
+    seconds: float
 
 
 @dataclass(frozen=True)
@@ -52,19 +62,27 @@ class Transcript:
     duration: float
     segments: list[Segment]
     task: str = "transcribe"
+    speakers: list[Speaker] | None = None  # None: not diarized
 
     @property
     def text(self) -> str:
         return " ".join(s.text.strip() for s in self.segments if s.text.strip())
 
+    @property
+    def diarized(self) -> bool:
+        return self.speakers is not None
+
     def to_dict(self) -> dict[str, Any]:
-        return {
+        body: dict[str, Any] = {
             "text": self.text,
             "language": self.language,
             "duration": self.duration,
             "task": self.task,
-            "segments": [asdict(s) for s in self.segments],
+            "segments": [_without_speaker(asdict(s)) for s in self.segments],
         }
+        if self.speakers is not None:
+            body["speakers"] = [asdict(s) for s in self.speakers]
+        return body
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Transcript:
@@ -72,12 +90,23 @@ class Transcript:
             Segment(**{**s, "words": [Word(**w) for w in s.get("words", [])]})
             for s in data.get("segments", [])
         ]
+        speakers = data.get("speakers")
         return cls(
             language=data.get("language", ""),
             duration=float(data.get("duration", 0.0)),
             segments=segments,
             task=data.get("task", "transcribe"),
+            speakers=None if speakers is None else [Speaker(**s) for s in speakers],
         )
+
+
+def _without_speaker(fields: dict[str, Any]) -> dict[str, Any]:
+    """A segment's or word's fields; ``speaker`` only where diarization set it."""
+    if fields.get("speaker") is None:
+        fields.pop("speaker", None)
+    if "words" in fields:
+        fields["words"] = [_without_speaker(w) for w in fields["words"]]
+    return fields
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,11 @@ ENGINES: tuple[EngineName, ...] = get_args(EngineName)
 Task = Literal["transcribe", "translate"]
 TASKS: tuple[Task, ...] = get_args(Task)
 
-OutputFormat = Literal["txt", "json", "srt", "vtt"]
+OutputFormat = Literal["txt", "json", "srt", "vtt", "rttm"]
 # In this order everywhere: artifacts, status.outputs, the CLI's choices.
 OUTPUT_FORMATS: tuple[OutputFormat, ...] = get_args(OutputFormat)
+# What a job writes unless it asks otherwise (rttm too when it is diarized).
+DEFAULT_OUTPUT_FORMATS: tuple[OutputFormat, ...] = ("txt", "json", "srt", "vtt")
 
 
 def task_of(value: object) -> Task:
@@ -25,6 +27,11 @@ def task_of(value: object) -> Task:
 
 
 def requested_formats(options: dict[str, Any] | None) -> tuple[OutputFormat, ...]:
-    """The transcript artifacts a job asks for (a resource's outputFormats); all by default."""
-    asked = (options or {}).get("output_formats") or OUTPUT_FORMATS
+    """The transcript artifacts a job asks for (a resource's outputFormats); by default the
+    four transcript formats, and rttm too for a diarized job."""
+    options = options or {}
+    default = (
+        (*DEFAULT_OUTPUT_FORMATS, "rttm") if options.get("diarize") else DEFAULT_OUTPUT_FORMATS
+    )
+    asked = options.get("output_formats") or default
     return tuple(fmt for fmt in OUTPUT_FORMATS if fmt in asked)

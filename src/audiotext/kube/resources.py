@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from audiotext.config import Settings
-from audiotext.jobs.choices import OUTPUT_FORMATS
+from audiotext.jobs.choices import DEFAULT_OUTPUT_FORMATS
 from audiotext.jobs.schemas import JobPublic
 from audiotext.kube import constants as k
 
@@ -16,7 +16,7 @@ def build_transcription_job(job: JobPublic, settings: Settings) -> dict[str, Any
         "audio": {"url": job.url},
         "model": job.model,
         "task": job.task,
-        "outputFormats": list(OUTPUT_FORMATS),
+        "outputFormats": list(DEFAULT_OUTPUT_FORMATS),
         "device": settings.worker_device,
         "gpus": settings.worker_gpus if settings.worker_device == "gpu" else 0,
     }

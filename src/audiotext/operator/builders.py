@@ -8,7 +8,7 @@ from typing import Any
 
 from audiotext.config import Settings
 from audiotext.jobs import exit_codes
-from audiotext.jobs.choices import OUTPUT_FORMATS, task_of
+from audiotext.jobs.choices import DEFAULT_OUTPUT_FORMATS, task_of
 from audiotext.kube import constants as k
 from audiotext.services.admission import JobRequest
 
@@ -59,7 +59,7 @@ def request_of(spec: Body, name: str) -> JobRequest:
         options={
             "source": "kubernetes",
             "resource": name,
-            "output_formats": list(spec.get("outputFormats") or OUTPUT_FORMATS),
+            "output_formats": list(spec.get("outputFormats") or DEFAULT_OUTPUT_FORMATS),
         },
     )
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from audiotext.config import Settings
 from audiotext.db.models import TranscriptionJobRow
+from audiotext.diarization import check_speaker_counts
 from audiotext.jobs.choices import ENGINES, Task
 from audiotext.jobs.errors import InvalidAudio, InvalidParameter, PayloadTooLarge
 from audiotext.jobs.states import JobStatus
@@ -61,6 +62,10 @@ async def check_request(settings: Settings, request: JobRequest) -> None:
     """The checks that need neither the audio nor the database."""
     if request.engine is not None and request.engine not in ENGINES:
         raise InvalidParameter(f"unknown engine {request.engine!r}")
+    if request.options.get("diarize"):
+        check_speaker_counts(
+            request.options.get("min_speakers"), request.options.get("max_speakers")
+        )
     if request.callback_url:
         if not settings.webhook_secret.get_secret_value():
             # Signed with an empty key, anyone could forge the deliveries.

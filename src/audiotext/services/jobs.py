@@ -24,7 +24,7 @@ from audiotext.db.repository import JobRepository
 from audiotext.engine import Transcript
 from audiotext.executor.base import Executor
 from audiotext.formats import MEDIA_TYPES, render
-from audiotext.jobs.choices import OUTPUT_FORMATS, OutputFormat
+from audiotext.jobs.choices import DEFAULT_OUTPUT_FORMATS, OUTPUT_FORMATS, OutputFormat
 from audiotext.jobs.errors import (
     AudioTextError,
     BackendUnavailable,
@@ -223,7 +223,10 @@ class JobService:
         return {fmt: self._storage.url_for(transcript_key(job_id, fmt)) for fmt in formats}
 
     async def store_transcript(
-        self, job_id: str, transcript: Transcript, formats: Sequence[OutputFormat] = OUTPUT_FORMATS
+        self,
+        job_id: str,
+        transcript: Transcript,
+        formats: Sequence[OutputFormat] = DEFAULT_OUTPUT_FORMATS,
     ) -> dict[str, str]:
         """One artifact per format asked for; returns format → URL. The JSON one is always
         written: the transcript route renders every format from it."""

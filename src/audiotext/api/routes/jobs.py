@@ -21,7 +21,17 @@ router = APIRouter(
     prefix="/api/v1/job", tags=["jobs"], responses=error_responses(400, 401, 404, 422, 429, 503)
 )
 
-_JOB_FIELDS = ("description", "model", "engine", "language", "task", "callback_url")
+_JOB_FIELDS = (
+    "description",
+    "model",
+    "engine",
+    "language",
+    "task",
+    "callback_url",
+    "diarize",
+    "min_speakers",
+    "max_speakers",
+)
 
 _TRANSCRIBE_BODY: dict[str, Any] = {
     "requestBody": {
@@ -52,7 +62,16 @@ def _request_of(fields: dict[str, Any], filename: str) -> JobRequest:
         language=fields.get("language"),
         task=fields.get("task") or "transcribe",
         callback_url=fields.get("callback_url"),
+        options=speaker_options(fields),
     )
+
+
+def speaker_options(fields: dict[str, Any]) -> dict[str, Any]:
+    """What a job asks of diarization, as its options keep it (nothing when it does not)."""
+    if not fields.get("diarize"):
+        return {}
+    counts = {k: fields[k] for k in ("min_speakers", "max_speakers") if fields.get(k) is not None}
+    return {"diarize": True, **counts}
 
 
 @router.post(

@@ -1,0 +1,138 @@
+"""Pure: speech regions and labelled windows → speaker turns → speakers of words and segments.
+
+Every 0.1 s of speech takes the speaker of the window centred nearest to it; a run shorter
+than ``MIN_TURN`` between two runs of one speaker is taken for that speaker (a window or two
+that strayed). Words take the speaker of the turn they overlap most, and a segment that spans a
+change of speaker is split at the first word of the new one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from audiotext.engine.base import Segment, Word
+
+STEP = 0.1
+MIN_TURN = 0.6
+
+
+@dataclass(frozen=True)
+class Turn:
+    start: float
+    end: float
+    speaker: int
+
+
+def speaker_name(index: int) -> str:
+    return f"SPEAKER_{index:02d}"
+
+
+def window_starts(
+    regions: Sequence[tuple[float, float]], window: float, step: float, duration: float
+) -> list[float]:
+    """Where windows start in each speech region; a region shorter than one window gets one,
+    centred on it (and kept inside the audio)."""
+    starts: list[float] = []
+    for start, end in regions:
+        if end - start <= window:
+            middle = (start + end) / 2
+            starts.append(max(0.0, min(middle - window / 2, duration - window)))
+            continue
+        position = start
+        while position + window <= end:
+            starts.append(position)
+            position += step
+        if starts[-1] + window < end:
+            starts.append(end - window)  # the region's tail
+    return starts
+
+
+def speaker_turns(
+    regions: Sequence[tuple[float, float]],
+    starts: Sequence[float],
+    labels: Sequence[int],
+    window: float,
+) -> list[Turn]:
+    centres = [s + window / 2 for s in starts]
+    runs: list[Turn] = []
+    for start, end in regions:
+        inside = [i for i, c in enumerate(centres) if start - window / 2 <= c <= end + window / 2]
+        if not inside:
+            continue
+        ticks = max(1, round((end - start) / STEP))
+        for tick in range(ticks):
+            t0 = start + tick * STEP
+            t1 = min(end, t0 + STEP)
+            nearest = min(inside, key=lambda i: abs(centres[i] - (t0 + t1) / 2))
+            label = int(labels[nearest])
+            if runs and runs[-1].speaker == label and abs(runs[-1].end - t0) < 1e-6:
+                runs[-1] = replace(runs[-1], end=t1)
+            else:
+                runs.append(Turn(t0, t1, label))
+    return _absorb_strays(runs)
+
+
+def _absorb_strays(runs: list[Turn]) -> list[Turn]:
+    changed = True
+    while changed and len(runs) > 2:
+        changed = False
+        for i in range(1, len(runs) - 1):
+            before, run, after = runs[i - 1], runs[i], runs[i + 1]
+            short = run.end - run.start < MIN_TURN
+            if short and before.speaker == after.speaker != run.speaker:
+                runs[i - 1 : i + 2] = [Turn(before.start, after.end, before.speaker)]
+                changed = True
+                break
+    return runs
+
+
+def _speaker_at(start: float, end: float, turns: Sequence[Turn]) -> int | None:
+    if not turns:
+        return None
+    overlaps = [(min(end, t.end) - max(start, t.start), t.speaker) for t in turns]
+    best, speaker = max(overlaps)
+    if best > 0:
+        return speaker
+    middle = (start + end) / 2
+    nearest = min(turns, key=lambda t: min(abs(t.start - middle), abs(t.end - middle)))
+    return nearest.speaker
+
+
+def assign_speakers(segments: Sequence[Segment], turns: Sequence[Turn]) -> list[Segment]:
+    """Segments (renumbered) with a speaker each, and on each of their words."""
+    result: list[Segment] = []
+    for segment in segments:
+        if not segment.words:
+            speaker = _speaker_at(segment.start, segment.end, turns)
+            result.append(replace(segment, speaker=_name(speaker)))
+            continue
+        words = [
+            replace(w, speaker=_name(_speaker_at(w.start, w.end, turns))) for w in segment.words
+        ]
+        for group in _runs_of_speaker(words):
+            result.append(
+                replace(
+                    segment,
+                    start=group[0].start if group is not words else segment.start,
+                    end=group[-1].end if group is not words else segment.end,
+                    text="".join(w.word for w in group),
+                    words=group,
+                    speaker=group[0].speaker,
+                )
+            )
+    return [replace(s, id=i) for i, s in enumerate(result)]
+
+
+def _name(speaker: int | None) -> str | None:
+    return None if speaker is None else speaker_name(speaker)
+
+
+def _runs_of_speaker(words: list[Word]) -> list[list[Word]]:
+    runs: list[list[Word]] = []
+    for word in words:
+        if runs and runs[-1][-1].speaker == word.speaker:
+            runs[-1].append(word)
+        else:
+            runs.append([word])
+    return runs if len(runs) > 1 else [words]

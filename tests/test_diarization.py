@@ -1,0 +1,184 @@
+"""Who spoke, with the real speaker network, on conversations of clearly different voices."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from audiotext import audio
+from audiotext.config import Settings
+from audiotext.diarization import DiarizeOptions, SpeakerModels, default_path
+from audiotext.engine import EngineRegistry, TranscribeOptions, Transcript
+from audiotext.pipeline import transcribe_file
+
+from helpers import final, make_settings, running_app, wait_for
+
+pytestmark = pytest.mark.slow
+
+VOICES = ("en-us", "en+f4", "en-us+m7")
+LINES = (
+    "Good morning everyone, thank you for joining the weekly planning call today.",
+    "Thanks, I have an update on the billing project and a question about the budget.",
+    "Before that, let me say the release went out on Tuesday without any problems.",
+    "That is great news, the customers have been waiting for that fix for a while.",
+    "Let us talk about the budget then, what exactly did you want to know?",
+    "I would like to know whether we can hire two more engineers this quarter.",
+    "We have room for one, and maybe a second one after the review in March.",
+    "All right, I will prepare the job description and send it around tomorrow.",
+)
+
+
+@dataclass(frozen=True)
+class Conversation:
+    path: Path
+    turns: list[tuple[float, float, int]]  # start, end, voice
+
+
+def speak(voice: str, text: str, path: Path) -> float:
+    subprocess.run(["espeak-ng", "-v", voice, "-s", "160", "-w", str(path), text], check=True)
+    seconds = subprocess.run(["soxi", "-D", str(path)], capture_output=True, text=True, check=True)
+    return float(seconds.stdout)
+
+
+@pytest.fixture(scope="session")
+def conversation(tmp_path_factory: pytest.TempPathFactory) -> Conversation:
+    """Three voices taking turns of about 4.5 s, one after another, as one 16 kHz file."""
+    folder = tmp_path_factory.mktemp("conversation")
+    parts, turns, start = [], [], 0.0
+    for i, line in enumerate(LINES):
+        part = folder / f"turn{i}.wav"
+        seconds = speak(VOICES[i % 3], line, part)
+        parts.append(str(part))
+        turns.append((start, start + seconds, i % 3))
+        start += seconds
+    path = folder / "conversation.wav"
+    subprocess.run(["sox", *parts, "-r", "16000", str(path)], check=True)
+    return Conversation(path, turns)
+
+
+@pytest.fixture(scope="module")
+def engines() -> EngineRegistry:
+    assert default_path().is_file(), "make install puts the speaker model there"
+    return EngineRegistry(Settings(cpu_threads=2))
+
+
+def diarized(engines: EngineRegistry, path: Path, **counts: int) -> Transcript:
+    return transcribe_file(
+        engines.get(),
+        path,
+        TranscribeOptions(model="tiny.en"),
+        diarizer=engines.speakers.get(),
+        speakers=DiarizeOptions(**counts),
+    )
+
+
+def test_a_voice_is_nearer_itself_than_any_other_voice(tmp_path: Path) -> None:
+    encoder = SpeakerModels(None).get().encoder
+    embeddings = {}
+    for voice in VOICES:
+        for n, line in enumerate(LINES[:2]):
+            path = tmp_path / f"{voice}-{n}.wav"
+            speak(voice, line, path)
+            samples = audio.decode(path)
+            windows = encoder.embed_windows(samples, list(range(0, len(samples) - 25_600, 8_000)))
+            mean = windows.mean(axis=0)
+            embeddings[voice, n] = mean / np.linalg.norm(mean)
+    for voice in VOICES:
+        itself = float(embeddings[voice, 0] @ embeddings[voice, 1])
+        others = [float(embeddings[voice, 0] @ embeddings[o, 1]) for o in VOICES if o != voice]
+        assert itself > max(others), (voice, itself, others)
+
+
+def test_a_conversation_of_three_voices_says_who_spoke_each_turn(
+    engines: EngineRegistry, conversation: Conversation
+) -> None:
+    transcript = diarized(engines, conversation.path)
+    assert transcript.speakers is not None
+    assert [s.id for s in transcript.speakers] == ["SPEAKER_00", "SPEAKER_01", "SPEAKER_02"]
+    words = [w for s in transcript.segments for w in s.words]
+    assert all(w.speaker == s.speaker for s in transcript.segments for w in s.words)
+    # Each voice is one speaker, numbered in order of appearance; almost every word is right.
+    right = 0
+    for w in words:
+        middle = (w.start + w.end) / 2
+        voice = next((v for a, b, v in conversation.turns if a <= middle < b), None)
+        right += w.speaker == f"SPEAKER_{voice:02d}"
+    assert right / len(words) >= 0.9, (right, len(words))
+    # Speaking time is shared about evenly: 3, 3 and 2 turns of similar length.
+    seconds = {s.id: s.seconds for s in transcript.speakers}
+    assert seconds["SPEAKER_02"] < seconds["SPEAKER_00"] * 0.9
+    # No k-means start to vary: the same labels on another run.
+    again = diarized(engines, conversation.path)
+    assert [(s.start, s.speaker) for s in again.segments] == [
+        (s.start, s.speaker) for s in transcript.segments
+    ]
+
+
+def test_the_speaker_count_can_be_bounded(
+    engines: EngineRegistry, conversation: Conversation
+) -> None:
+    two = diarized(engines, conversation.path, max_speakers=2)
+    assert two.speakers is not None and len(two.speakers) == 2
+
+
+async def test_a_diarized_job_in_local_mode(tmp_path: Path, conversation: Conversation) -> None:
+    settings = make_settings(tmp_path)
+    async with running_app(settings) as (_, client):
+        data = conversation.path.read_bytes()
+        for bad in (
+            {"min_speakers": "0"},
+            {"max_speakers": "21"},
+            {"min_speakers": "3", "max_speakers": "2"},
+        ):
+            refused = await client.post(
+                "/api/v1/job/transcribe",
+                files={"file": ("talk.wav", data, "audio/wav")},
+                data={"diarize": "true", **bad},
+            )
+            assert refused.status_code == 422, refused.text
+        assert (await client.get("/api/v1/job/read")).json()["total"] == 0, "nothing left"
+        created = await client.post(
+            "/api/v1/job/transcribe",
+            files={"file": ("talk.wav", data, "audio/wav")},
+            data={"diarize": "true", "max_speakers": "3"},
+        )
+        assert created.status_code == 202, created.text
+        job = await wait_for(client, created.json()["id"], final, timeout=300)
+        assert job["status"] == "completed", job
+        transcript = f"/api/v1/job/{job['id']}/transcript"
+        lines = (await client.get(transcript, params={"format": "txt"})).text.splitlines()
+        assert len(lines) >= 6 and all(line.startswith("SPEAKER_0") for line in lines), lines
+        assert {line.split(":")[0] for line in lines} == {"SPEAKER_00", "SPEAKER_01", "SPEAKER_02"}
+        rttm = (await client.get(transcript, params={"format": "rttm"})).text.splitlines()
+        assert rttm and all(line.startswith("SPEAKER ") for line in rttm)
+        body = (await client.get(transcript, params={"format": "json"})).json()
+        assert len(body["speakers"]) == 3
+        vtt = (await client.get(transcript, params={"format": "vtt"})).text
+        assert "<v SPEAKER_01>" in vtt
+
+
+def test_the_cli_diarizes(conversation: Conversation) -> None:
+    audiotext = Path(sys.executable).parent / "audiotext"
+    done = subprocess.run(
+        [str(audiotext), "transcribe", str(conversation.path), "--diarize", "-q"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    speakers = Counter(line.split(":")[0] for line in done.stdout.splitlines())
+    assert set(speakers) == {"SPEAKER_00", "SPEAKER_01", "SPEAKER_02"}, done.stdout
+    bad = subprocess.run(
+        [str(audiotext), "transcribe", str(conversation.path), "--diarize", "--min-speakers", "0"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert bad.returncode == 2 and "min_speakers" in bad.stderr
