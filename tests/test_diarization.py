@@ -17,7 +17,7 @@ from audiotext.diarization import DiarizeOptions, SpeakerModels, default_path
 from audiotext.engine import EngineRegistry, TranscribeOptions, Transcript
 from audiotext.pipeline import transcribe_file
 
-from helpers import final, make_settings, running_app, wait_for
+from helpers import final, free_port, live_server, make_settings, running_app, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -182,3 +182,25 @@ def test_the_cli_diarizes(conversation: Conversation) -> None:
         check=False,
     )
     assert bad.returncode == 2 and "min_speakers" in bad.stderr
+
+
+async def test_the_openai_sdk_gets_diarized_json(
+    tmp_path: Path, conversation: Conversation
+) -> None:
+    from openai import AsyncOpenAI
+    from openai.types.audio import TranscriptionDiarized
+
+    settings = make_settings(tmp_path, port=free_port())
+    async with live_server(settings) as url:
+        sdk = AsyncOpenAI(base_url=f"{url}/v1", api_key="unused-locally", timeout=300)
+        with conversation.path.open("rb") as f:
+            result = await sdk.audio.transcriptions.create(
+                model="gpt-4o-transcribe-diarize", file=f, response_format="diarized_json"
+            )
+    # The SDK's own type, unchanged; and validated again from the JSON it came as.
+    assert isinstance(result, TranscriptionDiarized)
+    TranscriptionDiarized.model_validate(result.model_dump())
+    assert {s.speaker for s in result.segments} == {"A", "B", "C"}
+    assert result.segments[0].speaker == "A" and result.segments[0].id == "seg_0"
+    assert result.usage is not None and result.usage.type == "duration"
+    assert abs(result.duration - conversation.turns[-1][1]) < 0.5

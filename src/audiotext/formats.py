@@ -134,6 +134,39 @@ def openai_verbose(t: Transcript, granularities: set[str]) -> dict[str, Any]:
     return body
 
 
+def openai_speaker(speaker: str | None) -> str:
+    """OpenAI's label of a speaker: A, B, … for the ones found (SPEAKER_00 is A); a known
+    speaker's own name."""
+    if speaker is None:
+        return "A"
+    if speaker.startswith("SPEAKER_") and speaker[8:].isdigit():
+        index = int(speaker[8:])
+        return chr(ord("A") + index) if index < 26 else speaker
+    return speaker
+
+
+def openai_diarized(t: Transcript) -> dict[str, Any]:
+    """OpenAI's ``diarized_json`` body (its SDK's ``TranscriptionDiarized``)."""
+    return {
+        "task": "transcribe",
+        "duration": t.duration,
+        "text": t.text,
+        "segments": [
+            {
+                "type": "transcript.text.segment",
+                "id": f"seg_{s.id}",
+                "start": s.start,
+                "end": s.end,
+                "text": s.text.strip(),
+                "speaker": openai_speaker(s.speaker),
+            }
+            for s in t.segments
+            if s.text.strip()
+        ],
+        "usage": {"type": "duration", "seconds": round(t.duration, 3)},
+    }
+
+
 _LANGUAGES = {
     "en": "english",
     "de": "german",

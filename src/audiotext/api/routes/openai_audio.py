@@ -11,7 +11,7 @@ from audiotext.api.deps import JobServiceDep, OwnerDep, SettingsDep
 from audiotext.api.schemas import error_responses
 from audiotext.api.uploaded_file import form_text, saved_upload
 from audiotext.config import Settings
-from audiotext.formats import MEDIA_TYPES, openai_verbose, render
+from audiotext.formats import MEDIA_TYPES, openai_diarized, openai_verbose, render
 from audiotext.jobs.choices import Task
 from audiotext.jobs.errors import AudioTextError, InvalidParameter
 from audiotext.jobs.states import JobStatus
@@ -34,9 +34,14 @@ router = APIRouter(
     },
 )
 
-RESPONSE_FORMATS = ("json", "text", "srt", "verbose_json", "vtt")
+RESPONSE_FORMATS = ("json", "text", "srt", "verbose_json", "vtt", "diarized_json")
 # Names that OpenAI clients send; they all mean "the configured default model".
-OPENAI_MODEL_ALIASES = ("whisper-1", "gpt-4o-transcribe", "gpt-4o-mini-transcribe")
+OPENAI_MODEL_ALIASES = (
+    "whisper-1",
+    "gpt-4o-transcribe",
+    "gpt-4o-mini-transcribe",
+    "gpt-4o-transcribe-diarize",
+)
 
 _FORM_BODY: dict[str, Any] = {
     "requestBody": {
@@ -97,6 +102,9 @@ async def _handle(
         granularities = {str(g) for g in form.getlist("timestamp_granularities[]")}
         if not granularities <= {"segment", "word"}:
             raise InvalidParameter("timestamp_granularities[] may hold segment and word")
+        diarized = response_format == "diarized_json"
+        if diarized and task == "translate":
+            raise InvalidParameter("diarized_json is for transcriptions")
         language = form_text(form.get("language"))
         if language is not None and (len(language) > 16 or not language.replace("-", "").isalpha()):
             raise InvalidParameter("language must be a language code such as en")
@@ -108,7 +116,8 @@ async def _handle(
             task=task,
             prompt=form_text(form.get("prompt")),
             temperature=temperature,
-            options={"source": "openai"},
+            # diarized_json asks who spoke (OpenAI's speaker annotations).
+            options={"source": "openai", **({"diarize": True} if diarized else {})},
         )
         async with saved_upload(upload) as path:
             job = await jobs.create_from_file(
@@ -122,6 +131,8 @@ async def _handle(
         return JSONResponse({"text": transcript.text})
     if response_format == "verbose_json":
         return JSONResponse(openai_verbose(transcript, granularities))
+    if response_format == "diarized_json":
+        return JSONResponse(openai_diarized(transcript))
     fmt = "txt" if response_format == "text" else response_format
     return PlainTextResponse(render(transcript, fmt), media_type=MEDIA_TYPES[fmt])
 
