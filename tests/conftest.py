@@ -12,7 +12,18 @@ import pytest
 
 from audiotext.config import Settings
 
-from helpers import JFK, SPOKEN_TEXT, free_port, live_server, make_settings, running_app
+from helpers import (
+    JFK,
+    LINES,
+    SPOKEN_TEXT,
+    VOICES,
+    Conversation,
+    free_port,
+    live_server,
+    make_settings,
+    running_app,
+    speak,
+)
 
 pytest_plugins = [
     p
@@ -110,3 +121,19 @@ def long_speech(audio_dir: Path) -> Path:
     if not target.exists():
         subprocess.run([_need("sox"), str(source), str(target), "repeat", "15"], check=True)
     return target
+
+
+@pytest.fixture(scope="session")
+def conversation(tmp_path_factory: pytest.TempPathFactory) -> Conversation:
+    """Three voices taking turns of about 4.5 s, one after another, as one 16 kHz file."""
+    folder = tmp_path_factory.mktemp("conversation")
+    parts, turns, start = [], [], 0.0
+    for i, line in enumerate(LINES):
+        part = folder / f"turn{i}.wav"
+        seconds = speak(VOICES[i % 3], line, part)
+        parts.append(str(part))
+        turns.append((start, start + seconds, i % 3))
+        start += seconds
+    path = folder / "conversation.wav"
+    subprocess.run(["sox", *parts, "-r", "16000", str(path)], check=True)
+    return Conversation(path, turns)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -130,3 +132,29 @@ async def webhook_receiver(fail_first: int = 0) -> AsyncIterator[tuple[str, list
     finally:
         server.should_exit = True
         await task
+
+
+# --- a conversation of clearly different voices (espeak-ng), for diarization ----------
+VOICES = ("en-us", "en+f4", "en-us+m7")
+LINES = (
+    "Good morning everyone, thank you for joining the weekly planning call today.",
+    "Thanks, I have an update on the billing project and a question about the budget.",
+    "Before that, let me say the release went out on Tuesday without any problems.",
+    "That is great news, the customers have been waiting for that fix for a while.",
+    "Let us talk about the budget then, what exactly did you want to know?",
+    "I would like to know whether we can hire two more engineers this quarter.",
+    "We have room for one, and maybe a second one after the review in March.",
+    "All right, I will prepare the job description and send it around tomorrow.",
+)
+
+
+@dataclass(frozen=True)
+class Conversation:
+    path: Path
+    turns: list[tuple[float, float, int]]  # start, end, voice
+
+
+def speak(voice: str, text: str, path: Path) -> float:
+    subprocess.run(["espeak-ng", "-v", voice, "-s", "160", "-w", str(path), text], check=True)
+    seconds = subprocess.run(["soxi", "-D", str(path)], capture_output=True, text=True, check=True)
+    return float(seconds.stdout)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,49 +16,20 @@ from audiotext.diarization import DiarizeOptions, SpeakerModels, default_path
 from audiotext.engine import EngineRegistry, TranscribeOptions, Transcript
 from audiotext.pipeline import transcribe_file
 
-from helpers import final, free_port, live_server, make_settings, running_app, wait_for
-
-pytestmark = pytest.mark.slow
-
-VOICES = ("en-us", "en+f4", "en-us+m7")
-LINES = (
-    "Good morning everyone, thank you for joining the weekly planning call today.",
-    "Thanks, I have an update on the billing project and a question about the budget.",
-    "Before that, let me say the release went out on Tuesday without any problems.",
-    "That is great news, the customers have been waiting for that fix for a while.",
-    "Let us talk about the budget then, what exactly did you want to know?",
-    "I would like to know whether we can hire two more engineers this quarter.",
-    "We have room for one, and maybe a second one after the review in March.",
-    "All right, I will prepare the job description and send it around tomorrow.",
+from helpers import (
+    LINES,
+    VOICES,
+    Conversation,
+    final,
+    free_port,
+    live_server,
+    make_settings,
+    running_app,
+    speak,
+    wait_for,
 )
 
-
-@dataclass(frozen=True)
-class Conversation:
-    path: Path
-    turns: list[tuple[float, float, int]]  # start, end, voice
-
-
-def speak(voice: str, text: str, path: Path) -> float:
-    subprocess.run(["espeak-ng", "-v", voice, "-s", "160", "-w", str(path), text], check=True)
-    seconds = subprocess.run(["soxi", "-D", str(path)], capture_output=True, text=True, check=True)
-    return float(seconds.stdout)
-
-
-@pytest.fixture(scope="session")
-def conversation(tmp_path_factory: pytest.TempPathFactory) -> Conversation:
-    """Three voices taking turns of about 4.5 s, one after another, as one 16 kHz file."""
-    folder = tmp_path_factory.mktemp("conversation")
-    parts, turns, start = [], [], 0.0
-    for i, line in enumerate(LINES):
-        part = folder / f"turn{i}.wav"
-        seconds = speak(VOICES[i % 3], line, part)
-        parts.append(str(part))
-        turns.append((start, start + seconds, i % 3))
-        start += seconds
-    path = folder / "conversation.wav"
-    subprocess.run(["sox", *parts, "-r", "16000", str(path)], check=True)
-    return Conversation(path, turns)
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")

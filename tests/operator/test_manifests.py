@@ -81,6 +81,12 @@ def test_kubectl_get_shows_phase_model_progress_duration_and_age() -> None:
         assert columns[name].get("priority", 0) == 0  # shown without -o wide
 
 
+def test_kubectl_get_wide_shows_the_speakers_found() -> None:
+    columns = {c["name"]: c for c in version()["additionalPrinterColumns"]}
+    assert columns["Speakers"]["jsonPath"] == ".status.speakers"
+    assert columns["Speakers"]["priority"] == 1  # with -o wide
+
+
 def test_the_spec_has_every_documented_field_and_is_immutable() -> None:
     spec = schema("spec")
     assert set(spec["properties"]) == {
@@ -97,6 +103,12 @@ def test_the_spec_has_every_documented_field_and_is_immutable() -> None:
         "queueName",
         "activeDeadlineSeconds",
         "backoffLimit",
+        "diarization",
+    }
+    assert set(spec["properties"]["diarization"]["properties"]) == {
+        "enabled",
+        "minSpeakers",
+        "maxSpeakers",
     }
     assert spec["required"] == ["audio"]
     assert {"rule": "self == oldSelf"}.items() <= spec["x-kubernetes-validations"][0].items()

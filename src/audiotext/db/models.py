@@ -84,6 +84,7 @@ class TranscriptionJobRow(Base):
     callback_url: Mapped[str | None] = mapped_column(sa.Text)
     callback_attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
     callback_status: Mapped[str | None] = mapped_column(sa.String(255))
+    speakers: Mapped[int | None] = mapped_column(sa.Integer)  # found by diarization
 
 
 class ApiKeyRow(Base):

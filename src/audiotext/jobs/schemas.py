@@ -27,12 +27,16 @@ class JobPublic(BaseModel):
     language: str | None = None
     task: str
     audio_duration_seconds: float | None = None
+    speakers: int | None = Field(None, description="How many speakers diarization found.")
     attempts: int = 0
     callback_url: str | None = None
     creation_date: datetime
     update_date: datetime
     started_at: datetime | None = None
     completed_at: datetime | None = None
+    # What the job asked for beyond these fields (diarization, formats): for the executor
+    # that hands the job on, never shown.
+    options: dict[str, Any] = Field(default_factory=dict, exclude=True)
 
     @classmethod
     def of(cls, row: Any) -> JobPublic:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from audiotext.config import Settings
-from audiotext.jobs.choices import DEFAULT_OUTPUT_FORMATS
+from audiotext.jobs.choices import requested_formats
 from audiotext.jobs.schemas import JobPublic
 from audiotext.kube import constants as k
 
@@ -16,12 +16,24 @@ def build_transcription_job(job: JobPublic, settings: Settings) -> dict[str, Any
         "audio": {"url": job.url},
         "model": job.model,
         "task": job.task,
-        "outputFormats": list(DEFAULT_OUTPUT_FORMATS),
+        "outputFormats": list(requested_formats(job.options)),
         "device": settings.worker_device,
         "gpus": settings.worker_gpus if settings.worker_device == "gpu" else 0,
     }
     if job.language:
         spec["language"] = job.language
+    if job.options.get("diarize"):
+        spec["diarization"] = {
+            "enabled": True,
+            **{
+                camel: job.options[snake]
+                for snake, camel in (
+                    ("min_speakers", "minSpeakers"),
+                    ("max_speakers", "maxSpeakers"),
+                )
+                if job.options.get(snake) is not None
+            },
+        }
     return {
         "apiVersion": k.API_VERSION,
         "kind": k.KIND,

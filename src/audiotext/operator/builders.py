@@ -60,8 +60,18 @@ def request_of(spec: Body, name: str) -> JobRequest:
             "source": "kubernetes",
             "resource": name,
             "output_formats": list(spec.get("outputFormats") or DEFAULT_OUTPUT_FORMATS),
+            **diarization_options(spec),
         },
     )
+
+
+def diarization_options(spec: Body) -> Body:
+    """A resource's spec.diarization as a job's options (nothing when it is off)."""
+    diarization = spec.get("diarization") or {}
+    if not diarization.get("enabled"):
+        return {}
+    counts = (("minSpeakers", "min_speakers"), ("maxSpeakers", "max_speakers"))
+    return {"diarize": True, **{o: diarization[s] for s, o in counts if s in diarization}}
 
 
 def gpu_requested(spec: Body) -> bool:

@@ -287,6 +287,8 @@ class JobRow(ProgressRow, Protocol):
     def attempts(self) -> int: ...
     @property
     def error_message(self) -> str | None: ...
+    @property
+    def speakers(self) -> int | None: ...
 
 
 def progress_status(row: ProgressRow) -> Body:
@@ -308,6 +310,8 @@ def with_row(status: Body, row: JobRow, observation: Observation, outputs: dict[
     if observation.phase == k.PHASE_SUCCEEDED:
         merged["progress"] = 100
         merged["outputs"] = outputs
+        if row.speakers is not None:
+            merged["speakers"] = row.speakers
     return merged
 
 

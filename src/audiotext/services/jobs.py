@@ -297,6 +297,7 @@ class JobService:
             processing_time_seconds=round(elapsed, 3),
             completed_at=utcnow(),
             error_message=None,
+            speakers=None if transcript.speakers is None else len(transcript.speakers),
         )
         return await self._finished(JobPublic.of(row))
 
