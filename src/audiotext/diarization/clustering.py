@@ -1,10 +1,15 @@
 """Speaker clustering (pure numpy): window embeddings → one label per window.
 
-Agglomerative clustering with average linkage on cosine similarity: no random start, so the
-same audio gets the same labels on every run. Clusters merge while their similarity stays
-above a threshold (how many speakers there are is estimated) and always down to
-``max_speakers``, never below ``min_speakers``. Labels are numbered in order of first
-appearance, so SPEAKER_00 is whoever speaks first.
+1. Agglomerative clustering, average linkage on cosine similarity, while the two nearest groups
+   are as alike as one voice's windows (``SAME_SPEAKER``), and always down to ``max_speakers``
+   (never below ``min_speakers``): how many speakers there are is estimated.
+2. A small group close to a larger one is dissolved into it: windows that straddle a change of
+   speaker hold two voices at once and would otherwise make a speaker of their own. A small
+   group unlike every other (someone who spoke little) stays.
+3. A few rounds of assigning every window to its nearest group centre.
+
+No random start anywhere, so the same audio gets the same labels on every run. Labels are
+numbered in order of first appearance: SPEAKER_00 is whoever speaks first.
 """
 
 from __future__ import annotations
@@ -14,62 +19,79 @@ import numpy.typing as npt
 
 Array = npt.NDArray[np.float32]
 Labels = npt.NDArray[np.int64]
-# Mean cosine similarity above which two groups of windows are taken for one voice.
-SAME_SPEAKER = 0.72
-# Above this many windows, clustering runs on an even subsample (memory and time are
-# quadratic in it) and every window then takes its nearest speaker.
+SAME_SPEAKER = 0.75
+SMALL_GROUP = 0.08  # of the windows
+NEAR_ANOTHER = 0.8  # centre similarity at which a small group is taken for a mixture
+ROUNDS = 3
+# Above this many windows, the first step runs on an even subsample (its memory and time are
+# quadratic in it).
 MAX_CLUSTERED = 1200
 
 
-def cluster(
-    embeddings: Array,
-    min_speakers: int = 1,
-    max_speakers: int = 20,
-    threshold: float = SAME_SPEAKER,
-) -> Labels:
+def cluster(embeddings: Array, min_speakers: int = 1, max_speakers: int = 20) -> Labels:
     count = len(embeddings)
     if count == 0:
         return np.zeros(0, np.int64)
-    picked = np.linspace(0, count - 1, min(count, MAX_CLUSTERED)).round().astype(np.int64)
-    picked = np.unique(picked)
-    groups = _agglomerate(embeddings[picked], min_speakers, max_speakers, threshold)
-    centroids = np.stack([_unit(embeddings[picked][members].mean(0)) for members in groups])
-    labels = np.argmax(embeddings @ centroids.T, axis=1)
-    return _by_first_appearance(labels)
+    picked = np.unique(np.linspace(0, count - 1, min(count, MAX_CLUSTERED)).round().astype(int))
+    sample = embeddings[picked]
+    low = min(max(1, min_speakers), len(sample))
+    groups = _agglomerate(sample, low, max(low, max_speakers))
+    centres = _without_mixtures(sample, groups, low)
+    for _ in range(ROUNDS):
+        nearest = np.argmax(embeddings @ centres.T, axis=1)
+        centres = np.stack(
+            [
+                _unit(embeddings[nearest == c].mean(0)) if (nearest == c).any() else centres[c]
+                for c in range(len(centres))
+            ]
+        )
+    return _by_first_appearance(np.argmax(embeddings @ centres.T, axis=1))
 
 
-def _agglomerate(
-    embeddings: Array, min_speakers: int, max_speakers: int, threshold: float
-) -> list[npt.NDArray[np.int64]]:
+def _agglomerate(embeddings: Array, low: int, high: int) -> Labels:
+    size = len(embeddings)
     similarity = (embeddings @ embeddings.T).astype(np.float64)
     np.fill_diagonal(similarity, -np.inf)
-    sizes = np.ones(len(embeddings))
-    members: list[list[int]] = [[i] for i in range(len(embeddings))]
-    alive = np.ones(len(embeddings), bool)
-    clusters = len(embeddings)
-    while clusters > max(1, min_speakers):
-        flat = int(np.argmax(similarity))
-        a, b = divmod(flat, len(similarity))
-        if similarity[a, b] < threshold and clusters <= max_speakers:
+    weights = np.ones(size)
+    owner = np.arange(size)  # window → its group's representative
+    groups = size
+    while groups > low:
+        a, b = divmod(int(np.argmax(similarity)), size)
+        if similarity[a, b] < SAME_SPEAKER and groups <= high:
             break
         # Average linkage: the merged row is the size-weighted mean of the two.
-        merged = (sizes[a] * similarity[a] + sizes[b] * similarity[b]) / (sizes[a] + sizes[b])
+        merged = (weights[a] * similarity[a] + weights[b] * similarity[b]) / (
+            weights[a] + weights[b]
+        )
         similarity[a], similarity[:, a] = merged, merged
         similarity[a, a] = -np.inf
         similarity[b], similarity[:, b] = -np.inf, -np.inf
-        sizes[a] += sizes[b]
-        members[a].extend(members[b])
-        members[b] = []
-        alive[b] = False
-        clusters -= 1
-    return [np.array(m, np.int64) for m, keep in zip(members, alive, strict=True) if keep]
+        weights[a] += weights[b]
+        owner[owner == b] = a
+        groups -= 1
+    _, labels = np.unique(owner, return_inverse=True)
+    return labels.astype(np.int64)
+
+
+def _without_mixtures(embeddings: Array, labels: Labels, low: int) -> Array:
+    """The centres of the groups that stay (at least ``low`` of them)."""
+    sizes = np.bincount(labels)
+    order = np.argsort(-sizes, kind="stable")
+    centres = [_unit(embeddings[labels == order[0]].mean(0))]
+    for group in order[1:]:
+        centre = _unit(embeddings[labels == group].mean(0))
+        small = sizes[group] < max(2, SMALL_GROUP * len(labels))
+        mixture = small and float(np.max(np.stack(centres) @ centre)) >= NEAR_ANOTHER
+        if not mixture or len(centres) < low:
+            centres.append(centre)
+    return np.stack(centres)
 
 
 def _unit(vector: Array) -> Array:
     return (vector / max(float(np.linalg.norm(vector)), 1e-12)).astype(np.float32)
 
 
-def _by_first_appearance(labels: Labels) -> Labels:
+def _by_first_appearance(labels: npt.NDArray[np.intp]) -> Labels:
     order: dict[int, int] = {}
     for label in labels.tolist():
         order.setdefault(label, len(order))
