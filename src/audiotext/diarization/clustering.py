@@ -20,8 +20,8 @@ import numpy.typing as npt
 Array = npt.NDArray[np.float32]
 Labels = npt.NDArray[np.int64]
 SAME_SPEAKER = 0.75
-SMALL_GROUP = 0.08  # of the windows
-NEAR_ANOTHER = 0.8  # centre similarity at which a small group is taken for a mixture
+SMALL_GROUP = 0.15  # of the windows
+NEAR_ANOTHER = 0.75  # centre similarity at which a small group is taken for a mixture
 ROUNDS = 3
 # Above this many windows, the first step runs on an even subsample (its memory and time are
 # quadratic in it).
