@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 
@@ -174,3 +176,65 @@ async def test_the_openai_sdk_gets_diarized_json(
     assert result.segments[0].speaker == "A" and result.segments[0].id == "seg_0"
     assert result.usage is not None and result.usage.type == "duration"
     assert abs(result.duration - conversation.turns[-1][1]) < 0.5
+
+
+def data_url(path: Path) -> str:
+    return "data:audio/wav;base64," + base64.b64encode(path.read_bytes()).decode()
+
+
+async def test_known_speakers_come_back_with_their_names(
+    tmp_path: Path, conversation: Conversation
+) -> None:
+    import openai
+    from openai import AsyncOpenAI
+
+    clips = {}
+    for name, voice, text in (
+        ("alice", VOICES[0], "This is a short sample of my voice for the meeting notes."),
+        ("bob", VOICES[1], "Here is how I sound when I talk about the weekly plans."),
+    ):
+        clips[name] = tmp_path / f"{name}.wav"
+        speak(voice, text, clips[name])
+    long_clip = tmp_path / "long.wav"
+    speak(VOICES[0], " ".join(LINES[:3]), long_clip)
+    settings = make_settings(tmp_path, port=free_port())
+    async with live_server(settings) as url:
+        sdk = AsyncOpenAI(base_url=f"{url}/v1", api_key="unused-locally", timeout=300)
+        with conversation.path.open("rb") as f:
+            result = await sdk.audio.transcriptions.create(
+                model="gpt-4o-transcribe-diarize",
+                file=f,
+                response_format="diarized_json",
+                known_speaker_names=["alice", "bob"],
+                known_speaker_references=[data_url(clips["alice"]), data_url(clips["bob"])],
+            )
+        # The first turn is alice's voice, the second bob's; the third voice is unknown.
+        assert result.segments[0].speaker == "alice", result.segments
+        assert {s.speaker for s in result.segments} == {"alice", "bob", "C"}
+        refused = [
+            ({"known_speaker_names": ["alice"]}, "known_speaker_names"),
+            (
+                {"known_speaker_names": ["x"], "known_speaker_references": ["data:;base64,AAAA"]},
+                "known_speaker_references",
+            ),
+            (
+                {"known_speaker_names": ["x"], "known_speaker_references": [data_url(long_clip)]},
+                "known_speaker_references",
+            ),
+        ]
+        for extra, param in refused:
+            with (
+                conversation.path.open("rb") as f,
+                pytest.raises(openai.BadRequestError) as caught,
+            ):
+                await sdk.audio.transcriptions.create(
+                    model="whisper-1", file=f, response_format="diarized_json", **extra
+                )
+            assert caught.value.param == param, caught.value
+        async with httpx.AsyncClient(base_url=url) as client:
+            listing = (await client.get("/api/v1/job/read")).json()
+    assert listing["total"] == 1, "a refused request leaves no job behind"
+    uploads = list(
+        (settings.resolved_storage_url and Path(settings.resolved_storage_url)).rglob("*")
+    )
+    assert len([u for u in uploads if u.is_file() and "speaker-" in str(u)]) == 2

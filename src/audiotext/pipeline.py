@@ -120,14 +120,12 @@ async def run_job(
     try:
         engine = engines.get(row.engine)
         options = options_for(row, vad_filter=settings.vad_filter, beam_size=settings.beam_size)
-        async with jobs.local_audio(row) as path:
+        async with jobs.local_audio(row.url) as path:
             await asyncio.to_thread(audio.probe, path)
             samples = await asyncio.to_thread(audio.decode, path)
         transcript = await _transcribe_reporting(jobs, job_id, engine, samples, options)
         if (row.options or {}).get("diarize"):
-            diarizer = engines.speakers.get()
-            speakers = DiarizeOptions.of(row.options)
-            transcript = await asyncio.to_thread(diarizer.diarize, samples, transcript, speakers)
+            transcript = await _diarize(jobs, engines, row, samples, transcript)
         await jobs.store_transcript(job_id, transcript, requested_formats(row.options))
         await jobs.complete(job_id, transcript, time.monotonic() - started)
         return Outcome.COMPLETED
@@ -150,6 +148,23 @@ async def run_job(
         return Outcome.FAILED
     finally:
         heartbeat.cancel()
+
+
+async def _diarize(
+    jobs: JobService,
+    engines: EngineRegistry,
+    row: TranscriptionJobRow,
+    samples: Audio,
+    transcript: Transcript,
+) -> Transcript:
+    """Who spoke; the speakers whose clips the job brought are named."""
+    known = []
+    for speaker in row.options.get("known_speakers") or []:
+        async with jobs.local_audio(speaker["url"]) as path:
+            known.append((str(speaker["name"]), await asyncio.to_thread(audio.decode, path)))
+    diarizer = engines.speakers.get()
+    options = DiarizeOptions.of(row.options)
+    return await asyncio.to_thread(diarizer.diarize, samples, transcript, options, known)
 
 
 async def _heartbeat(jobs: JobService, job_id: str, every: float) -> None:

@@ -32,7 +32,9 @@ def openai_error_type(status: int) -> str:
     return "invalid_request_error"
 
 
-def error_body(path: str, status: int, message: str, code: str) -> dict[str, Any]:
+def error_body(
+    path: str, status: int, message: str, code: str, param: str | None = None
+) -> dict[str, Any]:
     """The JSON of an error: OpenAI's shape under ``/v1/``, ours elsewhere."""
     if path.startswith(OPENAI_PREFIX):
         # OpenAI's error shape, so its SDK raises the matching exception class.
@@ -40,17 +42,23 @@ def error_body(path: str, status: int, message: str, code: str) -> dict[str, Any
             "error": {
                 "message": message,
                 "type": openai_error_type(status),
-                "param": None,
+                "param": param,
                 "code": code,
             }
         }
-    return {"detail": message, "code": code}
+    body = {"detail": message, "code": code}
+    return {**body, "param": param} if param else body
 
 
 def error_response(
-    request: Request, status: int, message: str, code: str, headers: dict[str, str] | None = None
+    request: Request,
+    status: int,
+    message: str,
+    code: str,
+    headers: dict[str, str] | None = None,
+    param: str | None = None,
 ) -> JSONResponse:
-    body = error_body(request.url.path, status, message, code)
+    body = error_body(request.url.path, status, message, code, param)
     return JSONResponse(body, status_code=status, headers=headers)
 
 
@@ -91,7 +99,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AudioTextError)
     async def audiotext_error(request: Request, exc: AudioTextError) -> JSONResponse:
         headers = getattr(exc, "headers", None)
-        return error_response(request, exc.status_code, exc.message, exc.code, headers)
+        param = getattr(exc, "param", None)
+        return error_response(request, exc.status_code, exc.message, exc.code, headers, param)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 
 import numpy as np
+import numpy.typing as npt
 
 from audiotext.diarization import DiarizeOptions
 from audiotext.diarization.clustering import cluster
@@ -20,6 +22,8 @@ from audiotext.engine.base import SAMPLE_RATE, Speaker, Transcript
 
 WINDOW_SECONDS = 1.6
 STEP_SECONDS = 0.5
+# How alike a known speaker's clip and a speaker found must be for the speaker to take its name.
+KNOWN_VOICE = 0.7
 
 
 def speech_regions(samples: Array) -> list[tuple[float, float]]:
@@ -32,11 +36,11 @@ def speech_regions(samples: Array) -> list[tuple[float, float]]:
     return [(s["start"] / SAMPLE_RATE, s["end"] / SAMPLE_RATE) for s in stamps]
 
 
-def speaking_time(turns: list[Turn]) -> list[Speaker]:
+def speaking_time(turns: list[Turn], names: dict[int, str]) -> list[Speaker]:
     seconds: dict[int, float] = {}
     for turn in turns:
         seconds[turn.speaker] = seconds.get(turn.speaker, 0.0) + turn.end - turn.start
-    return [Speaker(speaker_name(i), round(seconds[i], 3)) for i in sorted(seconds)]
+    return [Speaker(names[i], round(seconds[i], 3)) for i in sorted(seconds)]
 
 
 class Diarizer:
@@ -44,10 +48,15 @@ class Diarizer:
         self.encoder = encoder
 
     def diarize(
-        self, samples: Array, transcript: Transcript, options: DiarizeOptions
+        self,
+        samples: Array,
+        transcript: Transcript,
+        options: DiarizeOptions,
+        known: Sequence[tuple[str, Array]] = (),
     ) -> Transcript:
         """Blocking: ``transcript`` with a speaker on every segment and word, and the
-        speakers' list; segments that span a change of speaker are split there."""
+        speakers' list; segments that span a change of speaker are split there. A speaker
+        whose voice matches one of the ``known`` (name, clip) pairs takes its name."""
         regions = speech_regions(samples)
         if not regions:
             return replace(transcript, speakers=[])
@@ -55,15 +64,65 @@ class Diarizer:
         starts = window_starts(regions, WINDOW_SECONDS, STEP_SECONDS, duration)
         # The speech's level, not the silences', sets the gain.
         gain = volume_gain(_concatenated(samples, regions))
-        scaled = (samples * gain).astype(samples.dtype) if gain > 1 else samples
-        embeddings = self.encoder.embed_windows(scaled, [int(s * SAMPLE_RATE) for s in starts])
+        embeddings = self.encoder.embed_windows(_louder(samples, gain), _offsets(starts))
         labels = cluster(embeddings, options.min_speakers, options.max_speakers)
         turns = speaker_turns(regions, starts, labels.tolist(), WINDOW_SECONDS)
+        names = {i: speaker_name(i) for i in range(int(labels.max()) + 1)}
+        names.update(self._known_names(embeddings, labels, known))
         return replace(
             transcript,
-            segments=assign_speakers(transcript.segments, turns),
-            speakers=speaking_time(turns),
+            segments=assign_speakers(transcript.segments, turns, names),
+            speakers=speaking_time(turns, names),
         )
+
+    def voice_of(self, clip: Array) -> Array:
+        """One unit embedding for a clip of one voice: the mean over its windows."""
+        gain = volume_gain(clip)
+        step = int(STEP_SECONDS * SAMPLE_RATE)
+        starts = list(range(0, max(1, len(clip) - int(WINDOW_SECONDS * SAMPLE_RATE)), step))
+        mean = self.encoder.embed_windows(_louder(clip, gain), starts).mean(axis=0)
+        unit: Array = (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32)
+        return unit
+
+    def _known_names(
+        self, embeddings: Array, labels: npt.NDArray[np.int64], known: Sequence[tuple[str, Array]]
+    ) -> dict[int, str]:
+        """Each known voice names the speaker nearest to it, best matches first, one each."""
+        if not known:
+            return {}
+        centres = np.stack(
+            [self._unit(embeddings[labels == c].mean(0)) for c in range(int(labels.max()) + 1)]
+        )
+        voices = np.stack([self.voice_of(clip) for _, clip in known])
+        similarity = voices @ centres.T
+        pairs = sorted(
+            (
+                (float(similarity[v, c]), v, c)
+                for v in range(len(known))
+                for c in range(len(centres))
+            ),
+            reverse=True,
+        )
+        named: dict[int, str] = {}
+        used: set[int] = set()
+        for score, voice, speaker in pairs:
+            if score >= KNOWN_VOICE and voice not in used and speaker not in named:
+                named[speaker] = known[voice][0]
+                used.add(voice)
+        return named
+
+    @staticmethod
+    def _unit(vector: Array) -> Array:
+        unit: Array = (vector / max(float(np.linalg.norm(vector)), 1e-12)).astype(np.float32)
+        return unit
+
+
+def _louder(samples: Array, gain: float) -> Array:
+    return (samples * gain).astype(samples.dtype) if gain > 1 else samples
+
+
+def _offsets(starts: list[float]) -> list[int]:
+    return [int(s * SAMPLE_RATE) for s in starts]
 
 
 def _concatenated(samples: Array, regions: list[tuple[float, float]]) -> Array:

@@ -99,8 +99,16 @@ def _speaker_at(start: float, end: float, turns: Sequence[Turn]) -> int | None:
     return nearest.speaker
 
 
-def assign_speakers(segments: Sequence[Segment], turns: Sequence[Turn]) -> list[Segment]:
-    """Segments (renumbered) with a speaker each, and on each of their words."""
+def assign_speakers(
+    segments: Sequence[Segment], turns: Sequence[Turn], names: dict[int, str] | None = None
+) -> list[Segment]:
+    """Segments (renumbered) with a speaker each, and on each of their words; ``names``
+    gives speakers their names (SPEAKER_00, … by default)."""
+    names = names or {}
+
+    def _name(speaker: int | None) -> str | None:
+        return None if speaker is None else names.get(speaker) or speaker_name(speaker)
+
     result: list[Segment] = []
     for segment in segments:
         if not segment.words:
@@ -122,10 +130,6 @@ def assign_speakers(segments: Sequence[Segment], turns: Sequence[Turn]) -> list[
                 )
             )
     return [replace(s, id=i) for i, s in enumerate(result)]
-
-
-def _name(speaker: int | None) -> str | None:
-    return None if speaker is None else speaker_name(speaker)
 
 
 def _runs_of_speaker(words: list[Word]) -> list[list[Word]]:

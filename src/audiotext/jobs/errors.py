@@ -38,6 +38,17 @@ class InvalidParameter(AudioTextError):
     code = "invalid_parameter"
 
 
+class InvalidValue(AudioTextError):
+    """One parameter's value is wrong: 400 with the parameter named, as OpenAI answers."""
+
+    status_code = 400
+    code = "invalid_value"
+
+    def __init__(self, message: str, param: str) -> None:
+        super().__init__(message)
+        self.param = param
+
+
 class JobNotFound(AudioTextError):
     status_code = 404
     code = "job_not_found"

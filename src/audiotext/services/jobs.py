@@ -12,6 +12,7 @@ import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,7 @@ from audiotext.services.admission import (
     check_size,
     pending_row,
 )
+from audiotext.services.speaker_references import KnownSpeaker
 from audiotext.storage import ObjectStorage, transcript_key, upload_key, upload_prefix
 
 log = logging.getLogger(__name__)
@@ -75,20 +77,40 @@ class JobService:
 
     # --- creating ------------------------------------------------------------------------
     async def create_from_file(
-        self, request: JobRequest, path: Path, content_type: str, *, owner: str | None = None
+        self,
+        request: JobRequest,
+        path: Path,
+        content_type: str,
+        *,
+        owner: str | None = None,
+        speakers: Sequence[KnownSpeaker] = (),
     ) -> JobPublic:
-        """A job for audio the gateway received itself (multipart, OpenAI endpoints)."""
+        """A job for audio the gateway received itself (multipart, OpenAI endpoints), with
+        clips of the ``speakers`` diarization is to name."""
         # The body limit allows for multipart framing; the file itself gets the exact limit.
         check_size(self.settings, (await asyncio.to_thread(path.stat)).st_size)
         await self._admit(request, owner)
         info = await asyncio.to_thread(audio.probe, path)
         check_duration(self.settings, info.duration)
-        key = upload_key(request.filename, owner)
-        await self._storage.put_file(key, path, content_type or audio.CONTENT_TYPES[info.format])
+        stored: list[str] = []
         try:
+            key = upload_key(request.filename, owner)
+            await self._storage.put_file(
+                key, path, content_type or audio.CONTENT_TYPES[info.format]
+            )
+            stored.append(key)
+            known = []
+            for speaker in speakers:
+                clip = upload_key(f"speaker-{speaker.name}", owner)
+                await self._storage.put_file(clip, speaker.path, speaker.content_type)
+                stored.append(clip)
+                known.append({"name": speaker.name, "url": self._storage.url_for(clip)})
+            if known:
+                request = replace(request, options={**request.options, "known_speakers": known})
             return await self._create(request, key, owner=owner, duration=info.duration)
         except BaseException:
-            await self._forget_object(key)
+            for stored_key in stored:
+                await self._forget_object(stored_key)
             raise
 
     async def create_from_url(
@@ -213,9 +235,9 @@ class JobService:
         return self._bus.subscribe(job_id)
 
     @asynccontextmanager
-    async def local_audio(self, row: TranscriptionJobRow) -> AsyncIterator[Path]:
-        """The job's audio as a local file, for as long as the context lasts."""
-        async with self._storage.local_path(self._storage.key_for(row.url)) as path:
+    async def local_audio(self, url: str) -> AsyncIterator[Path]:
+        """A job's audio (or a speaker's clip) as a local file, while the context lasts."""
+        async with self._storage.local_path(self._storage.key_for(url)) as path:
             yield path
 
     def output_urls(self, job_id: str, formats: Sequence[OutputFormat]) -> dict[str, str]:

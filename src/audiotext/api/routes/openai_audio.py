@@ -13,10 +13,11 @@ from audiotext.api.uploaded_file import form_text, saved_upload
 from audiotext.config import Settings
 from audiotext.formats import MEDIA_TYPES, openai_diarized, openai_verbose, render
 from audiotext.jobs.choices import Task
-from audiotext.jobs.errors import AudioTextError, InvalidParameter
+from audiotext.jobs.errors import AudioTextError, InvalidParameter, InvalidValue
 from audiotext.jobs.states import JobStatus
 from audiotext.services.admission import JobRequest
 from audiotext.services.jobs import JobService, wait_for_final
+from audiotext.services.speaker_references import NAMES, known_speakers
 
 router = APIRouter(
     prefix="/v1/audio",
@@ -62,6 +63,16 @@ _FORM_BODY: dict[str, Any] = {
                             "type": "array",
                             "items": {"type": "string", "enum": ["segment", "word"]},
                         },
+                        "known_speaker_names[]": {
+                            "type": "array",
+                            "maxItems": 4,
+                            "items": {"type": "string"},
+                        },
+                        "known_speaker_references[]": {
+                            "type": "array",
+                            "maxItems": 4,
+                            "items": {"type": "string", "description": "data:audio/…;base64,…"},
+                        },
                     },
                 }
             }
@@ -88,7 +99,8 @@ async def _handle(
     settings: Settings,
     task: Task,
 ) -> Response:
-    async with request.form(max_files=1, max_fields=20) as form:
+    # Known speakers' clips come as data URLs in form fields: up to 4 MiB each.
+    async with request.form(max_files=1, max_fields=40, max_part_size=6 * 1024 * 1024) as form:
         response_format = form_text(form.get("response_format")) or "json"
         if response_format not in RESPONSE_FORMATS:
             raise InvalidParameter(f"response_format must be one of {', '.join(RESPONSE_FORMATS)}")
@@ -108,6 +120,10 @@ async def _handle(
         language = form_text(form.get("language"))
         if language is not None and (len(language) > 16 or not language.replace("-", "").isalpha()):
             raise InvalidParameter("language must be a language code such as en")
+        names = [str(n) for n in form.getlist("known_speaker_names[]")]
+        references = [str(r) for r in form.getlist("known_speaker_references[]")]
+        if (names or references) and not diarized:
+            raise InvalidValue("known speakers need response_format=diarized_json", NAMES)
         upload = form.get("file")
         job_request = JobRequest(
             filename=getattr(upload, "filename", None) or "audio",
@@ -119,9 +135,13 @@ async def _handle(
             # diarized_json asks who spoke (OpenAI's speaker annotations).
             options={"source": "openai", **({"diarize": True} if diarized else {})},
         )
-        async with saved_upload(upload) as path:
+        async with known_speakers(names, references) as speakers, saved_upload(upload) as path:
             job = await jobs.create_from_file(
-                job_request, path, getattr(upload, "content_type", "") or "", owner=owner
+                job_request,
+                path,
+                getattr(upload, "content_type", "") or "",
+                owner=owner,
+                speakers=speakers,
             )
     job = await wait_for_final(jobs, job.id, settings.openai_timeout_seconds)
     if job.status != JobStatus.COMPLETED:
