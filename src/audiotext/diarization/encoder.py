@@ -61,13 +61,21 @@ _FILTERS = mel_filterbank()
 _HANN = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(N_FFT) / N_FFT)  # periodic
 
 
-def mel_spectrogram(samples: Array) -> Array:
-    """(frames, 40) mel power spectrogram, centred frames every 10 ms (not logarithmic)."""
-    padded = np.pad(samples.astype(np.float64), N_FFT // 2)
+def mel_spectrogram(samples: Array, block: int = 4096) -> Array:
+    """(frames, 40) mel power spectrogram, centred frames every 10 ms (not logarithmic).
+
+    Computed ``block`` frames at a time, so an hour of audio never holds more than one block's
+    spectrum (the whole one would take gigabytes).
+    """
+    padded = np.pad(samples, N_FFT // 2)
     count = 1 + (len(padded) - N_FFT) // HOP
-    index = np.arange(N_FFT)[None, :] + HOP * np.arange(count)[:, None]
-    spectrum = np.abs(np.fft.rfft(padded[index] * _HANN, n=N_FFT)) ** 2
-    return (spectrum @ _FILTERS.T).astype(np.float32)
+    mel = np.empty((count, N_MELS), np.float32)
+    offsets = np.arange(N_FFT)[None, :]
+    for first in range(0, count, block):
+        frames = np.arange(first, min(count, first + block))[:, None] * HOP + offsets
+        spectrum = np.abs(np.fft.rfft(padded[frames].astype(np.float64) * _HANN, n=N_FFT)) ** 2
+        mel[first : first + len(frames)] = spectrum @ _FILTERS.T
+    return mel
 
 
 def volume_gain(samples: Array) -> float:

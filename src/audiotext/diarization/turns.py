@@ -8,6 +8,7 @@ change of speaker is split at the first word of the new one.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -87,16 +88,29 @@ def _absorb_strays(runs: list[Turn]) -> list[Turn]:
     return runs
 
 
-def _speaker_at(start: float, end: float, turns: Sequence[Turn]) -> int | None:
-    if not turns:
-        return None
-    overlaps = [(min(end, t.end) - max(start, t.start), t.speaker) for t in turns]
-    best, speaker = max(overlaps)
-    if best > 0:
-        return speaker
-    middle = (start + end) / 2
-    nearest = min(turns, key=lambda t: min(abs(t.start - middle), abs(t.end - middle)))
-    return nearest.speaker
+class _TurnIndex:
+    """Turns in time order (they do not overlap), searchable by time: an hour has thousands
+    of words and of turns, and each word looks only at the turns around it."""
+
+    def __init__(self, turns: Sequence[Turn]) -> None:
+        self.turns = list(turns)
+        self.starts = [t.start for t in self.turns]
+        self.ends = [t.end for t in self.turns]
+
+    def speaker_at(self, start: float, end: float) -> int | None:
+        """The speaker of the turn that overlaps [start, end] most, else of the nearest."""
+        if not self.turns:
+            return None
+        first = max(0, bisect.bisect_left(self.ends, start) - 1)
+        last = min(len(self.turns), bisect.bisect_right(self.starts, end) + 1)
+        nearby = self.turns[first:last] or self.turns[-1:]
+        overlaps = [(min(end, t.end) - max(start, t.start), t.speaker) for t in nearby]
+        best, speaker = max(overlaps)
+        if best > 0:
+            return speaker
+        middle = (start + end) / 2
+        nearest = min(nearby, key=lambda t: min(abs(t.start - middle), abs(t.end - middle)))
+        return nearest.speaker
 
 
 def assign_speakers(
@@ -105,6 +119,7 @@ def assign_speakers(
     """Segments (renumbered) with a speaker each, and on each of their words; ``names``
     gives speakers their names (SPEAKER_00, … by default)."""
     names = names or {}
+    index = _TurnIndex(turns)
 
     def _name(speaker: int | None) -> str | None:
         return None if speaker is None else names.get(speaker) or speaker_name(speaker)
@@ -112,12 +127,10 @@ def assign_speakers(
     result: list[Segment] = []
     for segment in segments:
         if not segment.words:
-            speaker = _speaker_at(segment.start, segment.end, turns)
+            speaker = index.speaker_at(segment.start, segment.end)
             result.append(replace(segment, speaker=_name(speaker)))
             continue
-        words = [
-            replace(w, speaker=_name(_speaker_at(w.start, w.end, turns))) for w in segment.words
-        ]
+        words = [replace(w, speaker=_name(index.speaker_at(w.start, w.end))) for w in segment.words]
         for group in _runs_of_speaker(words):
             result.append(
                 replace(
