@@ -238,3 +238,11 @@ async def test_known_speakers_come_back_with_their_names(
         (settings.resolved_storage_url and Path(settings.resolved_storage_url)).rglob("*")
     )
     assert len([u for u in uploads if u.is_file() and "speaker-" in str(u)]) == 2
+
+
+def test_one_real_voice_is_one_speaker(engines: EngineRegistry, jfk: Path) -> None:
+    """Real speech varies more from window to window than synthetic voices do: it must not
+    be split into several speakers."""
+    transcript = diarized(engines, jfk)
+    assert transcript.speakers is not None and len(transcript.speakers) == 1, transcript.speakers
+    assert {s.speaker for s in transcript.segments} == {"SPEAKER_00"}

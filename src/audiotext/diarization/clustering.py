@@ -1,8 +1,10 @@
 """Speaker clustering (pure numpy): window embeddings → one label per window.
 
-1. Agglomerative clustering, average linkage on cosine similarity, while the two nearest groups
-   are as alike as one voice's windows (``SAME_SPEAKER``), and always down to ``max_speakers``
-   (never below ``min_speakers``): how many speakers there are is estimated.
+1. Agglomerative clustering of chunks (the mean of three consecutive windows, about 2.6 s of
+   speech: one voice's chunks are far more alike than its windows, whose sounds differ), with
+   average linkage on cosine similarity, while the two nearest groups are as alike as one
+   voice's chunks (``SAME_SPEAKER``), and always down to ``max_speakers`` (never below
+   ``min_speakers``): how many speakers there are is estimated.
 2. A small group close to a larger one is dissolved into it: windows that straddle a change of
    speaker hold two voices at once and would otherwise make a speaker of their own. A small
    group unlike every other (someone who spoke little) stays.
@@ -19,11 +21,12 @@ import numpy.typing as npt
 
 Array = npt.NDArray[np.float32]
 Labels = npt.NDArray[np.int64]
-SAME_SPEAKER = 0.75
+CHUNK_WINDOWS = 3
+SAME_SPEAKER = 0.8
 SMALL_GROUP = 0.15  # of the windows
 NEAR_ANOTHER = 0.75  # centre similarity at which a small group is taken for a mixture
 ROUNDS = 3
-# Above this many windows, the first step runs on an even subsample (its memory and time are
+# Above this many chunks, the first step runs on an even subsample (its memory and time are
 # quadratic in it).
 MAX_CLUSTERED = 1200
 
@@ -32,8 +35,11 @@ def cluster(embeddings: Array, min_speakers: int = 1, max_speakers: int = 20) ->
     count = len(embeddings)
     if count == 0:
         return np.zeros(0, np.int64)
-    picked = np.unique(np.linspace(0, count - 1, min(count, MAX_CLUSTERED)).round().astype(int))
-    sample = embeddings[picked]
+    chunks = _chunk_means(embeddings)
+    picked = np.unique(
+        np.linspace(0, len(chunks) - 1, min(len(chunks), MAX_CLUSTERED)).round().astype(int)
+    )
+    sample = chunks[picked]
     low = min(max(1, min_speakers), len(sample))
     groups = _agglomerate(sample, low, max(low, max_speakers))
     centres = _without_mixtures(sample, groups, low)
@@ -46,6 +52,16 @@ def cluster(embeddings: Array, min_speakers: int = 1, max_speakers: int = 20) ->
             ]
         )
     return _by_first_appearance(np.argmax(embeddings @ centres.T, axis=1))
+
+
+def _chunk_means(embeddings: Array) -> Array:
+    """Each run of ``CHUNK_WINDOWS`` consecutive windows (they come in time order) as one unit
+    vector."""
+    chunks = [
+        _unit(embeddings[i : i + CHUNK_WINDOWS].mean(0))
+        for i in range(0, len(embeddings), CHUNK_WINDOWS)
+    ]
+    return np.stack(chunks)
 
 
 def _agglomerate(embeddings: Array, low: int, high: int) -> Labels:
