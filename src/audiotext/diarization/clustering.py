@@ -47,7 +47,7 @@ def cluster(embeddings: Array, min_speakers: int = 1, max_speakers: int = 20) ->
         nearest = np.argmax(embeddings @ centres.T, axis=1)
         centres = np.stack(
             [
-                _unit(embeddings[nearest == c].mean(0)) if (nearest == c).any() else centres[c]
+                unit(embeddings[nearest == c].mean(0)) if (nearest == c).any() else centres[c]
                 for c in range(len(centres))
             ]
         )
@@ -58,7 +58,7 @@ def _chunk_means(embeddings: Array) -> Array:
     """Each run of ``CHUNK_WINDOWS`` consecutive windows (they come in time order) as one unit
     vector."""
     chunks = [
-        _unit(embeddings[i : i + CHUNK_WINDOWS].mean(0))
+        unit(embeddings[i : i + CHUNK_WINDOWS].mean(0))
         for i in range(0, len(embeddings), CHUNK_WINDOWS)
     ]
     return np.stack(chunks)
@@ -93,9 +93,9 @@ def _without_mixtures(embeddings: Array, labels: Labels, low: int) -> Array:
     """The centres of the groups that stay (at least ``low`` of them)."""
     sizes = np.bincount(labels)
     order = np.argsort(-sizes, kind="stable")
-    centres = [_unit(embeddings[labels == order[0]].mean(0))]
+    centres = [unit(embeddings[labels == order[0]].mean(0))]
     for group in order[1:]:
-        centre = _unit(embeddings[labels == group].mean(0))
+        centre = unit(embeddings[labels == group].mean(0))
         small = sizes[group] < max(2, SMALL_GROUP * len(labels))
         mixture = small and float(np.max(np.stack(centres) @ centre)) >= NEAR_ANOTHER
         if not mixture or len(centres) < low:
@@ -103,7 +103,8 @@ def _without_mixtures(embeddings: Array, labels: Labels, low: int) -> Array:
     return np.stack(centres)
 
 
-def _unit(vector: Array) -> Array:
+def unit(vector: Array) -> Array:
+    """``vector`` scaled to length 1 (a zero vector stays zero)."""
     return (vector / max(float(np.linalg.norm(vector)), 1e-12)).astype(np.float32)
 
 

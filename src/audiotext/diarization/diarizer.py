@@ -9,7 +9,7 @@ import numpy as np
 import numpy.typing as npt
 
 from audiotext.diarization import DiarizeOptions
-from audiotext.diarization.clustering import cluster
+from audiotext.diarization.clustering import cluster, unit
 from audiotext.diarization.encoder import Array, SpeakerEncoder, volume_gain
 from audiotext.diarization.turns import (
     Turn,
@@ -80,9 +80,7 @@ class Diarizer:
         gain = volume_gain(clip)
         step = int(STEP_SECONDS * SAMPLE_RATE)
         starts = list(range(0, max(1, len(clip) - int(WINDOW_SECONDS * SAMPLE_RATE)), step))
-        mean = self.encoder.embed_windows(_louder(clip, gain), starts).mean(axis=0)
-        unit: Array = (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32)
-        return unit
+        return unit(self.encoder.embed_windows(_louder(clip, gain), starts).mean(axis=0))
 
     def _known_names(
         self, embeddings: Array, labels: npt.NDArray[np.int64], known: Sequence[tuple[str, Array]]
@@ -91,7 +89,7 @@ class Diarizer:
         if not known:
             return {}
         centres = np.stack(
-            [self._unit(embeddings[labels == c].mean(0)) for c in range(int(labels.max()) + 1)]
+            [unit(embeddings[labels == c].mean(0)) for c in range(int(labels.max()) + 1)]
         )
         voices = np.stack([self.voice_of(clip) for _, clip in known])
         similarity = voices @ centres.T
@@ -110,11 +108,6 @@ class Diarizer:
                 named[speaker] = known[voice][0]
                 used.add(voice)
         return named
-
-    @staticmethod
-    def _unit(vector: Array) -> Array:
-        unit: Array = (vector / max(float(np.linalg.norm(vector)), 1e-12)).astype(np.float32)
-        return unit
 
 
 def _louder(samples: Array, gain: float) -> Array:
