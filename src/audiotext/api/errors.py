@@ -70,7 +70,8 @@ async def send_error(
     On a WebSocket that is not accepted yet this is an HTTP response too (the denial
     response extension), so a client sees the same status and body as over plain HTTP.
     """
-    data = json.dumps(error_body(scope["path"], exc.status_code, exc.message, exc.code)).encode()
+    body = error_body(scope["path"], exc.status_code, exc.message, exc.code, exc.param)
+    data = json.dumps(body).encode()
     extra = {**getattr(exc, "headers", {}), **(headers or {})}
     raw = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
     raw += [(name.lower().encode(), value.encode()) for name, value in extra.items()]
@@ -99,8 +100,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AudioTextError)
     async def audiotext_error(request: Request, exc: AudioTextError) -> JSONResponse:
         headers = getattr(exc, "headers", None)
-        param = getattr(exc, "param", None)
-        return error_response(request, exc.status_code, exc.message, exc.code, headers, param)
+        return error_response(request, exc.status_code, exc.message, exc.code, headers, exc.param)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

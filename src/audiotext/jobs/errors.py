@@ -8,6 +8,7 @@ class AudioTextError(Exception):
 
     status_code = 500
     code = "internal_error"
+    param: str | None = None  # the request parameter at fault, when it is one
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
