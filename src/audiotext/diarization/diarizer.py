@@ -63,8 +63,8 @@ class Diarizer:
         duration = len(samples) / SAMPLE_RATE
         starts = window_starts(regions, WINDOW_SECONDS, STEP_SECONDS, duration)
         # The speech's level, not the silences', sets the gain.
-        gain = volume_gain(_concatenated(samples, regions))
-        embeddings = self.encoder.embed_windows(_louder(samples, gain), _offsets(starts))
+        speech = [samples[int(a * SAMPLE_RATE) : int(b * SAMPLE_RATE)] for a, b in regions]
+        embeddings = self.encoder.embed_windows(samples, _offsets(starts), volume_gain(speech))
         labels = cluster(embeddings, options.min_speakers, options.max_speakers)
         turns = speaker_turns(regions, starts, labels.tolist(), WINDOW_SECONDS)
         names = {i: speaker_name(i) for i in range(int(labels.max()) + 1)}
@@ -77,10 +77,9 @@ class Diarizer:
 
     def voice_of(self, clip: Array) -> Array:
         """One unit embedding for a clip of one voice: the mean over its windows."""
-        gain = volume_gain(clip)
         step = int(STEP_SECONDS * SAMPLE_RATE)
         starts = list(range(0, max(1, len(clip) - int(WINDOW_SECONDS * SAMPLE_RATE)), step))
-        return unit(self.encoder.embed_windows(_louder(clip, gain), starts).mean(axis=0))
+        return unit(self.encoder.embed_windows(clip, starts, volume_gain([clip])).mean(axis=0))
 
     def _known_names(
         self, embeddings: Array, labels: npt.NDArray[np.int64], known: Sequence[tuple[str, Array]]
@@ -110,14 +109,5 @@ class Diarizer:
         return named
 
 
-def _louder(samples: Array, gain: float) -> Array:
-    return (samples * gain).astype(samples.dtype) if gain > 1 else samples
-
-
 def _offsets(starts: list[float]) -> list[int]:
     return [int(s * SAMPLE_RATE) for s in starts]
-
-
-def _concatenated(samples: Array, regions: list[tuple[float, float]]) -> Array:
-    parts = [samples[int(a * SAMPLE_RATE) : int(b * SAMPLE_RATE)] for a, b in regions]
-    return np.concatenate(parts) if parts else samples

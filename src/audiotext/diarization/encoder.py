@@ -7,6 +7,7 @@ close together (cosine similarity), windows of different voices far apart.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -61,11 +62,12 @@ _FILTERS = mel_filterbank()
 _HANN = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(N_FFT) / N_FFT)  # periodic
 
 
-def mel_spectrogram(samples: Array, block: int = 4096) -> Array:
-    """(frames, 40) mel power spectrogram, centred frames every 10 ms (not logarithmic).
+def mel_spectrogram(samples: Array, gain: float = 1.0, block: int = 4096) -> Array:
+    """(frames, 40) mel power spectrogram of ``samples`` made ``gain`` times louder, centred
+    frames every 10 ms (not logarithmic).
 
     Computed ``block`` frames at a time, so an hour of audio never holds more than one block's
-    spectrum (the whole one would take gigabytes).
+    spectrum (the whole one would take gigabytes), nor a louder copy of itself.
     """
     padded = np.pad(samples, N_FFT // 2)
     count = 1 + (len(padded) - N_FFT) // HOP
@@ -73,15 +75,19 @@ def mel_spectrogram(samples: Array, block: int = 4096) -> Array:
     offsets = np.arange(N_FFT)[None, :]
     for first in range(0, count, block):
         frames = np.arange(first, min(count, first + block))[:, None] * HOP + offsets
-        spectrum = np.abs(np.fft.rfft(padded[frames].astype(np.float64) * _HANN, n=N_FFT)) ** 2
+        louder = padded[frames] * np.float32(gain)  # as a louder float32 copy would hold it
+        spectrum = np.abs(np.fft.rfft(louder.astype(np.float64) * _HANN, n=N_FFT)) ** 2
         mel[first : first + len(frames)] = spectrum @ _FILTERS.T
     return mel
 
 
-def volume_gain(samples: Array) -> float:
-    """The factor that raises quiet audio to -30 dBFS (the level the network was trained at);
-    1 for audio already louder (it is never lowered)."""
-    rms = float(np.sqrt(np.mean((samples.astype(np.float64) * INT16_MAX) ** 2)))
+def volume_gain(parts: Sequence[Array]) -> float:
+    """The factor that raises quiet audio (the ``parts`` of it taken together, with no copy
+    made of them) to -30 dBFS, the level the network was trained at; 1 for audio already
+    louder (it is never lowered)."""
+    count = sum(len(part) for part in parts)
+    energy = sum(float(np.dot(part.astype(np.float64), part)) for part in parts)
+    rms = float(np.sqrt(energy / count)) * INT16_MAX if count else 0.0
     if rms <= 0:
         return 1.0
     change = TARGET_DBFS - 20 * np.log10(rms / INT16_MAX)
@@ -133,9 +139,12 @@ class SpeakerEncoder:
         unit: Array = (raw / np.maximum(norms, 1e-12)).astype(np.float32)
         return unit
 
-    def embed_windows(self, samples: Array, starts: list[int], batch: int = 64) -> Array:
-        """The embedding of each 1.6 s window of ``samples`` starting at ``starts`` (samples)."""
-        mel = mel_spectrogram(samples)
+    def embed_windows(
+        self, samples: Array, starts: list[int], gain: float = 1.0, batch: int = 64
+    ) -> Array:
+        """The embedding of each 1.6 s window of ``samples`` starting at ``starts`` (samples),
+        heard ``gain`` times louder."""
+        mel = mel_spectrogram(samples, gain)
         frames = [min(s // HOP, max(0, len(mel) - WINDOW_FRAMES)) for s in starts]
         if len(mel) < WINDOW_FRAMES:
             mel = np.pad(mel, ((0, WINDOW_FRAMES - len(mel)), (0, 0)))
