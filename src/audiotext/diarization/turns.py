@@ -55,10 +55,11 @@ def speaker_turns(
     labels: Sequence[int],
     window: float,
 ) -> list[Turn]:
-    centres = [s + window / 2 for s in starts]
+    centres = [s + window / 2 for s in starts]  # in time order, as the windows are
     runs: list[Turn] = []
     for start, end in regions:
-        inside = [i for i, c in enumerate(centres) if start - window / 2 <= c <= end + window / 2]
+        first = bisect.bisect_left(centres, start - window / 2)
+        inside = range(first, bisect.bisect_right(centres, end + window / 2))
         if not inside:
             continue
         ticks = max(1, round((end - start) / STEP))
