@@ -29,7 +29,7 @@ from audiotext import audio
 from audiotext.config import Settings
 from audiotext.diarization import DiarizeOptions
 from audiotext.engine import EngineRegistry, TranscribeOptions, Transcript
-from audiotext.formats import speaker_turns
+from audiotext.formats import transcript_turns
 from audiotext.pipeline import transcribe_audio
 
 VOICES = ("en-us", "en+f4", "en-us+m7", "en+klatt2")
@@ -80,8 +80,8 @@ def grid(turns: list[tuple[float, float, int]], length: int) -> list[int]:
 
 def error_rates(reference: list, transcript: Transcript) -> tuple[float, float, float]:
     """(missed, false alarm, confusion), each a fraction of the reference speech."""
-    names = sorted({s for s, *_ in speaker_turns(transcript)})
-    hypothesis = [(a, b, names.index(s)) for s, a, b, _ in speaker_turns(transcript)]
+    names = sorted({s for s, *_ in transcript_turns(transcript)})
+    hypothesis = [(a, b, names.index(s)) for s, a, b, _ in transcript_turns(transcript)]
     length = int(max(reference[-1][1], transcript.duration) / GRID) + 1
     ref, hyp = grid(reference, length), grid(hypothesis, length)
     speech = sum(1 for r in ref if r >= 0)

@@ -31,7 +31,7 @@ def _timestamp(seconds: float, separator: str) -> str:
     return f"{hours:02d}:{minutes:02d}:{secs:02d}{separator}{millis:03d}"
 
 
-def speaker_turns(t: Transcript) -> list[tuple[str, float, float, str]]:
+def transcript_turns(t: Transcript) -> list[tuple[str, float, float, str]]:
     """(speaker, start, end, text) of each run of segments of one speaker."""
     turns: list[tuple[str, float, float, str]] = []
     for s in t.segments:
@@ -48,7 +48,7 @@ def speaker_turns(t: Transcript) -> list[tuple[str, float, float, str]]:
 
 def render_txt(t: Transcript) -> str:
     if t.diarized:
-        return "".join(f"{speaker}: {text}\n" for speaker, _, _, text in speaker_turns(t))
+        return "".join(f"{speaker}: {text}\n" for speaker, _, _, text in transcript_turns(t))
     return t.text + "\n" if t.text else ""
 
 
@@ -84,7 +84,7 @@ def render_rttm(t: Transcript, recording: str = "audio") -> str:
     """One ``SPEAKER`` line per speaker turn (empty when the transcript is not diarized)."""
     return "".join(
         f"SPEAKER {recording} 1 {start:.3f} {end - start:.3f} <NA> <NA> {speaker} <NA> <NA>\n"
-        for speaker, start, end, _ in speaker_turns(t)
+        for speaker, start, end, _ in transcript_turns(t)
     )
 
 

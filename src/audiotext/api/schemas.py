@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, model_validator
 
+from audiotext.diarization import MAX_SPEAKERS
 from audiotext.jobs.choices import EngineName, Task
 from audiotext.jobs.schemas import JobPublic
 
@@ -38,8 +39,12 @@ class JobBase(BaseModel):
         None, max_length=2000, description="Receives the job (POST, signed) at its final state."
     )
     diarize: bool = Field(False, description="Say who spoke: a speaker on every segment and word.")
-    min_speakers: int | None = Field(None, ge=1, le=20, description="With diarize: at least.")
-    max_speakers: int | None = Field(None, ge=1, le=20, description="With diarize: at most.")
+    min_speakers: int | None = Field(
+        None, ge=1, le=MAX_SPEAKERS, description="With diarize: at least."
+    )
+    max_speakers: int | None = Field(
+        None, ge=1, le=MAX_SPEAKERS, description="With diarize: at most."
+    )
 
     @model_validator(mode="after")
     def _speaker_counts_in_order(self) -> JobBase:
