@@ -21,6 +21,7 @@ from audiotext.jobs.schemas import JobPublic
 from audiotext.jobs.states import JobStatus
 from audiotext.kube import constants as k
 from audiotext.kube.resources import build_transcription_job
+from audiotext.operator.builders import request_of
 from audiotext.operator.main import run_operator
 from audiotext.services.admission import JobRequest
 
@@ -71,6 +72,16 @@ def test_the_gateway_names_its_resource_after_the_job(
     assert {key: spec[key] for key in expected} == expected
     if "language" not in values:
         assert "language" not in spec  # absent means "detect it"
+
+
+def test_a_diarized_job_asks_its_resource_and_the_operator_reads_it_back() -> None:
+    options = {"diarize": True, "max_speakers": 3}
+    spec = build_transcription_job(job(options=options), Settings())["spec"]
+    assert spec["diarization"] == {"enabled": True, "maxSpeakers": 3}
+    assert spec["outputFormats"] == ["txt", "json", "srt", "vtt", "rttm"]
+    assert request_of(spec, JOB_ID).options["diarize"] is True
+    assert request_of(spec, JOB_ID).options["max_speakers"] == 3
+    assert "diarize" not in request_of({**spec, "diarization": {"enabled": False}}, "x").options
 
 
 def unreachable_kubeconfig(tmp_path: Path) -> Path:

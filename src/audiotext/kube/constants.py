@@ -77,6 +77,9 @@ JOB_FAILED_CONDITIONS = (JOB_FAILED, JOB_FAILURE_TARGET)
 # The label the Job controller puts on the pods of a Job: the Job's name.
 JOB_NAME_LABEL = "job-name"
 
+# spec.diarization's speaker counts, and the job options they are: (option, spec field).
+DIARIZATION_COUNTS = (("min_speakers", "minSpeakers"), ("max_speakers", "maxSpeakers"))
+
 # Types of the events posted on resources.
 EVENT_NORMAL = "Normal"
 EVENT_WARNING = "Warning"

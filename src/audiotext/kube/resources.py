@@ -26,12 +26,9 @@ def build_transcription_job(job: JobPublic, settings: Settings) -> dict[str, Any
         spec["diarization"] = {
             "enabled": True,
             **{
-                camel: job.options[snake]
-                for snake, camel in (
-                    ("min_speakers", "minSpeakers"),
-                    ("max_speakers", "maxSpeakers"),
-                )
-                if job.options.get(snake) is not None
+                field: job.options[option]
+                for option, field in k.DIARIZATION_COUNTS
+                if job.options.get(option) is not None
             },
         }
     return {

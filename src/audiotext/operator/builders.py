@@ -70,8 +70,8 @@ def diarization_options(spec: Body) -> Body:
     diarization = spec.get("diarization") or {}
     if not diarization.get("enabled"):
         return {}
-    counts = (("minSpeakers", "min_speakers"), ("maxSpeakers", "max_speakers"))
-    return {"diarize": True, **{o: diarization[s] for s, o in counts if s in diarization}}
+    counts = {o: diarization[f] for o, f in k.DIARIZATION_COUNTS if f in diarization}
+    return {"diarize": True, **counts}
 
 
 def gpu_requested(spec: Body) -> bool:
