@@ -330,9 +330,10 @@ async def test_openai_errors_use_openai_shape(client: httpx.AsyncClient, jfk: Pa
         files=files,
         data={"model": "whisper-1", "response_format": "xml"},
     )
-    assert response.status_code == 422
+    assert response.status_code == 400  # OpenAI never answers 422
     error = response.json()["error"]
     assert error["type"] == "invalid_request_error" and "response_format" in error["message"]
+    assert error["param"] == "response_format" and error["code"] == "invalid_value"
     response = await client.post(
         "/v1/audio/transcriptions",
         files={"file": ("x.wav", b"nope" * 20, "audio/wav")},

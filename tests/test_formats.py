@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from audiotext.engine import Segment, Transcript, Word
-from audiotext.formats import openai_verbose, render
+from audiotext.formats import render
+from audiotext.openai_formats import openai_verbose
 
 TRANSCRIPT = Transcript(
     language="en",

@@ -199,11 +199,12 @@ async def test_openai_sdk_error_is_a_typed_exception(server_url: str) -> None:
     import openai
 
     sdk = AsyncOpenAI(base_url=f"{server_url}/v1", api_key="x", max_retries=0)
-    with pytest.raises(openai.UnprocessableEntityError) as caught:
+    with pytest.raises(openai.BadRequestError) as caught:
         await sdk.audio.transcriptions.create(
             model="whisper-1", file=("a.wav", b"RIFF"), temperature=3
         )
     assert "temperature" in str(caught.value)
+    assert isinstance(caught.value.body, dict) and caught.value.body["param"] == "temperature"
 
 
 def test_cli_transcribe(jfk: Path, tmp_path: Path) -> None:

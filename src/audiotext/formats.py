@@ -8,7 +8,6 @@ A diarized transcript says who spoke in each: txt has one line per speaker turn
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from audiotext.engine.base import Segment, Transcript
 
@@ -99,87 +98,3 @@ RENDERERS = {
 
 def render(t: Transcript, fmt: str) -> str:
     return RENDERERS[fmt](t)
-
-
-def openai_verbose(t: Transcript, granularities: set[str]) -> dict[str, Any]:
-    """OpenAI's ``verbose_json`` body."""
-    body: dict[str, Any] = {
-        "task": t.task,
-        "language": _language_name(t.language),
-        "duration": t.duration,
-        "text": t.text,
-    }
-    if "segment" in granularities or not granularities:
-        body["segments"] = [
-            {
-                "id": s.id,
-                "seek": 0,
-                "start": s.start,
-                "end": s.end,
-                "text": s.text,
-                "tokens": [],
-                "temperature": s.temperature,
-                "avg_logprob": s.avg_logprob,
-                "compression_ratio": 0.0,
-                "no_speech_prob": s.no_speech_prob,
-            }
-            for s in t.segments
-        ]
-    if "word" in granularities:
-        body["words"] = [
-            {"word": w.word.strip(), "start": w.start, "end": w.end}
-            for s in t.segments
-            for w in s.words
-        ]
-    return body
-
-
-def openai_speaker(speaker: str | None) -> str:
-    """OpenAI's label of a speaker: A, B, … for the ones found (SPEAKER_00 is A); a known
-    speaker's own name."""
-    if speaker is None:
-        return "A"
-    if speaker.startswith("SPEAKER_") and speaker[8:].isdigit():
-        index = int(speaker[8:])
-        return chr(ord("A") + index) if index < 26 else speaker
-    return speaker
-
-
-def openai_diarized(t: Transcript) -> dict[str, Any]:
-    """OpenAI's ``diarized_json`` body (its SDK's ``TranscriptionDiarized``)."""
-    return {
-        "task": "transcribe",
-        "duration": t.duration,
-        "text": t.text,
-        "segments": [
-            {
-                "type": "transcript.text.segment",
-                "id": f"seg_{s.id}",
-                "start": s.start,
-                "end": s.end,
-                "text": s.text.strip(),
-                "speaker": openai_speaker(s.speaker),
-            }
-            for s in t.segments
-            if s.text.strip()
-        ],
-        "usage": {"type": "duration", "seconds": round(t.duration, 3)},
-    }
-
-
-_LANGUAGES = {
-    "en": "english",
-    "de": "german",
-    "fr": "french",
-    "es": "spanish",
-    "it": "italian",
-    "pt": "portuguese",
-    "nl": "dutch",
-    "ja": "japanese",
-    "zh": "chinese",
-    "ru": "russian",
-}
-
-
-def _language_name(code: str) -> str:
-    return _LANGUAGES.get(code, code)

@@ -47,17 +47,22 @@ ProgressCallback = Callable[[int, Segment], None]
 
 
 def options_for(row: TranscriptionJobRow, *, vad_filter: bool, beam_size: int) -> TranscribeOptions:
+    """The decoder's options for a job: what it asked for (jobs.decoding), else the server's
+    ``vad_filter`` and ``beam_size``."""
     opts: dict[str, Any] = row.options or {}
+    # Diarization gives each word its speaker: it needs the words' times.
+    words = opts.get("word_timestamps", True) or opts.get("diarize")
     return TranscribeOptions(
         model=row.model,
         language=row.language,
         task=task_of(row.task),
         prompt=opts.get("prompt"),
         temperature=opts.get("temperature"),
-        # Diarization gives each word its speaker: it needs the words' times.
-        word_timestamps=bool(opts.get("word_timestamps", True) or opts.get("diarize")),
-        vad_filter=vad_filter,
-        beam_size=beam_size,
+        word_timestamps=bool(words),
+        vad_filter=bool(opts.get("vad_filter", vad_filter)),
+        beam_size=int(opts.get("beam_size", beam_size)),
+        hotwords=opts.get("hotwords"),
+        vad_parameters=opts.get("vad_parameters"),
     )
 
 
@@ -186,19 +191,21 @@ async def _transcribe_reporting(
 ) -> Transcript:
     """Transcribe in a worker thread, one segment at a time, publishing progress as it moves."""
     segments, info = await asyncio.to_thread(engine.transcribe, samples, options)
-    await jobs.report_progress(job_id, 0, language=info.language, duration=info.duration)
+    job = await jobs.report_progress(job_id, 0, language=info.language, duration=info.duration)
     collected: list[Segment] = []
-    last = 0
     iterator: Iterator[Segment] = iter(segments)
     while True:
         segment = await asyncio.to_thread(next, iterator, None)
         if segment is None:
             break
         collected.append(segment)
+        # Each segment goes out as it is decoded (streaming clients show it); the row is
+        # written only when the progress moves.
         progress = progress_of(segment, info.duration)
-        if progress > last:
-            last = progress
-            await jobs.report_progress(job_id, progress)
+        if progress > job.progress:
+            job = await jobs.report_progress(job_id, progress, segment=segment)
+        else:
+            await jobs.publish_segment(job, segment)
     return Transcript(
         language=info.language, duration=info.duration, segments=collected, task=options.task
     )

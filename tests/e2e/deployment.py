@@ -239,8 +239,31 @@ class Deployment:
         try:
             result: dict[str, Any] = self.cluster.wait_for(f"{name} in {phases}", reached, timeout)
         except AssertionError as exc:
-            raise AssertionError(f"{exc}\noperator log:\n{self.log('operator')}") from None
+            raise AssertionError(f"{exc}\n{self.explain(name)}") from None
         return result
+
+    def explain(self, name: str) -> str:
+        """What a test that timed out needs to know: the resource, its Job's pods, the
+        namespace's recent events and the operator's log."""
+        tj = self.resource(name)
+        pods = [
+            {
+                "name": p["metadata"]["name"],
+                "node": p["spec"].get("nodeName"),
+                **p.get("status", {}),
+            }
+            for p in self.pods(name)
+        ]
+        events = self.cluster.run(
+            "get", "events", "-n", self.namespace, "--sort-by=.lastTimestamp", check=False
+        ).stdout
+        shown = {"metadata": tj.get("metadata"), "status": tj.get("status")}
+        return (
+            f"resource: {json.dumps(shown)}\n"
+            f"pods: {json.dumps(pods)}\n"
+            f"events (last 30):\n{''.join(events.splitlines(keepends=True)[-30:])}\n"
+            f"operator log:\n{self.log('operator')}"
+        )
 
     def jobs(self, name: str) -> list[dict[str, Any]]:
         listing = self.cluster.json(

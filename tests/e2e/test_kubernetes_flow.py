@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 from pathlib import Path
@@ -306,12 +307,14 @@ async def test_a_hung_worker_is_restarted_then_succeeds(
 ) -> None:
     deployment.stop_operator()
     deployment.start_operator(AUDIOTEXT_STALE_JOB_SECONDS="15")
+    stopped = 0
     try:
         job_id = await submit_running(deployment, very_long_speech)
         pod = deployment.pods(job_id)[0]["metadata"]["name"]
         # The worker is its container's PID 1, which ignores signals sent from inside; the
         # node is this machine, so the test stops it from here: the pod runs, the job is silent.
-        os.kill(worker_process(job_id), signal.SIGSTOP)
+        stopped = worker_process(job_id)
+        os.kill(stopped, signal.SIGSTOP)
         tj = deployment.wait_phase(job_id, {"Succeeded", "Failed"}, timeout=400)
         assert tj["status"]["phase"] == "Succeeded", tj["status"]
         assert tj["status"]["attempts"] == 2
@@ -324,6 +327,11 @@ async def test_a_hung_worker_is_restarted_then_succeeds(
         assert events["items"], "no WorkerStalled event on the resource"
         assert pod in events["items"][0]["message"]
     finally:
+        if stopped:
+            # Let the stopped worker take its SIGTERM and go, so no stopped container is
+            # left on the node for the next test's pods.
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(stopped, signal.SIGCONT)
         deployment.stop_operator()
         deployment.start_operator()
 

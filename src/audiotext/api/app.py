@@ -14,7 +14,7 @@ from audiotext import __version__
 from audiotext.api.errors import install_error_handlers
 from audiotext.api.metrics import FinishedJobsCollector
 from audiotext.api.middleware import BodyLimitMiddleware, MetricsMiddleware
-from audiotext.api.routes import health, jobs, openai_audio, uploads, ws
+from audiotext.api.routes import health, jobs, openai_audio, openai_models, uploads, ws
 from audiotext.api.security import AuthMiddleware, SecurityHeadersMiddleware, TimeoutMiddleware
 from audiotext.config import Settings
 from audiotext.wiring import open_services
@@ -51,7 +51,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = registry
     app.state.finished_jobs = finished_jobs
     install_error_handlers(app)
-    for router in (health.router, uploads.router, jobs.router, ws.router, openai_audio.router):
+    routers = (health, uploads, jobs, ws, openai_audio, openai_models)
+    for router in (module.router for module in routers):
         app.include_router(router)
     # Added innermost first: metrics → security headers → CORS → auth → body limit → timeout.
     # Uploads are exempt from the request timeout (a large file takes long); the body limit

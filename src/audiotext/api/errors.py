@@ -32,6 +32,12 @@ def openai_error_type(status: int) -> str:
     return "invalid_request_error"
 
 
+def error_status(path: str, status: int) -> int:
+    """The status an error is answered with: OpenAI never answers 422, an invalid parameter
+    is its 400 ``invalid_request_error``, so under ``/v1/`` a 422 is a 400."""
+    return 400 if status == 422 and path.startswith(OPENAI_PREFIX) else status
+
+
 def error_body(
     path: str, status: int, message: str, code: str, param: str | None = None
 ) -> dict[str, Any]:
@@ -58,8 +64,9 @@ def error_response(
     headers: dict[str, str] | None = None,
     param: str | None = None,
 ) -> JSONResponse:
-    body = error_body(request.url.path, status, message, code, param)
-    return JSONResponse(body, status_code=status, headers=headers)
+    path = request.url.path
+    body = error_body(path, status, message, code, param)
+    return JSONResponse(body, status_code=error_status(path, status), headers=headers)
 
 
 async def send_error(
@@ -71,6 +78,7 @@ async def send_error(
     response extension), so a client sees the same status and body as over plain HTTP.
     """
     body = error_body(scope["path"], exc.status_code, exc.message, exc.code, exc.param)
+    status = error_status(scope["path"], exc.status_code)
     data = json.dumps(body).encode()
     extra = {**getattr(exc, "headers", {}), **(headers or {})}
     raw = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
@@ -79,12 +87,10 @@ async def send_error(
         if "websocket.http.response" not in scope.get("extensions", {}):
             await send({"type": "websocket.close", "code": 1008, "reason": exc.message[:120]})
             return
-        await send(
-            {"type": "websocket.http.response.start", "status": exc.status_code, "headers": raw}
-        )
+        await send({"type": "websocket.http.response.start", "status": status, "headers": raw})
         await send({"type": "websocket.http.response.body", "body": data})
         return
-    await send({"type": "http.response.start", "status": exc.status_code, "headers": raw})
+    await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": data})
 
 

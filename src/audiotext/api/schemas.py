@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from audiotext.diarization import MAX_SPEAKERS
 from audiotext.jobs.choices import EngineName, Task
+from audiotext.jobs.decoding import BEAM_SIZES, MAX_HOTWORDS, MAX_PROMPT
 from audiotext.jobs.schemas import JobPublic
 
 __all__ = [
@@ -21,6 +22,17 @@ __all__ = [
     "PresignedUrlPublic",
     "error_responses",
 ]
+
+
+class VadParameters(BaseModel):
+    """Silero VAD's settings for one job (OpenAI's ``server_vad`` names)."""
+
+    model_config = ConfigDict(extra="forbid")
+    threshold: float | None = Field(None, ge=0, le=1, description="Speech probability.")
+    prefix_padding_ms: int | None = Field(None, ge=0, le=10_000, description="Kept around speech.")
+    silence_duration_ms: int | None = Field(
+        None, ge=0, le=10_000, description="Silence that ends a stretch of speech."
+    )
 
 
 class JobBase(BaseModel):
@@ -45,6 +57,25 @@ class JobBase(BaseModel):
     max_speakers: int | None = Field(
         None, ge=1, le=MAX_SPEAKERS, description="With diarize: at most."
     )
+
+    # How to decode (jobs.decoding): the same names and bounds as the OpenAI endpoint's.
+    prompt: str | None = Field(
+        None, max_length=MAX_PROMPT, description="Text the decoder is primed with."
+    )
+    hotwords: str | None = Field(
+        None, max_length=MAX_HOTWORDS, description="Words the decoder should expect."
+    )
+    temperature: float | None = Field(None, ge=0, le=1, description="Sampling temperature.")
+    beam_size: int | None = Field(
+        None, ge=BEAM_SIZES[0], le=BEAM_SIZES[1], description="Default from configuration."
+    )
+    word_timestamps: bool | None = Field(
+        None, description="Time each word (default on; diarization always does)."
+    )
+    vad_filter: bool | None = Field(
+        None, description="Skip what is not speech (default from configuration)."
+    )
+    vad_parameters: VadParameters | None = None
 
     @model_validator(mode="after")
     def _speaker_counts_in_order(self) -> JobBase:

@@ -39,6 +39,7 @@ class Segment:
     no_speech_prob: float = 0.0
     temperature: float = 0.0
     speaker: str | None = None  # with diarization
+    tokens: list[int] = field(default_factory=list)  # the decoder's text tokens
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,7 @@ class Transcript:
             "language": self.language,
             "duration": self.duration,
             "task": self.task,
-            "segments": [_without_speaker(asdict(s)) for s in self.segments],
+            "segments": [segment_dict(s) for s in self.segments],
         }
         if self.speakers is not None:
             body["speakers"] = [asdict(s) for s in self.speakers]
@@ -100,6 +101,11 @@ class Transcript:
         )
 
 
+def segment_dict(segment: Segment) -> dict[str, Any]:
+    """A segment as the JSON transcript and the live text of a job's events carry it."""
+    return _without_speaker(asdict(segment))
+
+
 def _without_speaker(fields: dict[str, Any]) -> dict[str, Any]:
     """A segment's or word's fields; ``speaker`` only where diarization set it."""
     if fields.get("speaker") is None:
@@ -119,6 +125,8 @@ class TranscribeOptions:
     word_timestamps: bool = True
     vad_filter: bool = True
     beam_size: int = 5
+    hotwords: str | None = None
+    vad_parameters: dict[str, float] | None = None  # Silero VAD's, faster-whisper's names
 
 
 def decoding_kwargs(options: TranscribeOptions) -> dict[str, Any]:

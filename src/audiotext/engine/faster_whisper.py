@@ -89,6 +89,10 @@ class FasterWhisperEngine:
         model = self.load(options.model)
         kwargs = decoding_kwargs(options)
         kwargs.update(vad_filter=options.vad_filter, beam_size=options.beam_size)
+        if options.hotwords:
+            kwargs["hotwords"] = options.hotwords
+        if options.vad_filter and options.vad_parameters:
+            kwargs["vad_parameters"] = dict(options.vad_parameters)
         runner: Any = model
         if self.settings.batch_size > 0:
             from faster_whisper import BatchedInferencePipeline
@@ -122,4 +126,5 @@ def _segments(raw: Iterator[Any]) -> Iterator[Segment]:
             avg_logprob=float(s.avg_logprob),
             no_speech_prob=float(s.no_speech_prob),
             temperature=float(s.temperature or 0.0),
+            tokens=[int(t) for t in s.tokens],
         )

@@ -58,6 +58,10 @@ class OpenAIWhisperEngine:
         model = self.load(options.model)
         kwargs = decoding_kwargs(options)
         kwargs["fp16"] = self.settings.device == "cuda"
+        if options.hotwords:
+            # openai-whisper has no hotwords: they go where faster-whisper puts them, in the
+            # prompt the decoder is primed with.
+            kwargs["initial_prompt"] = " ".join(filter(None, (options.hotwords, options.prompt)))
         # openai-whisper decodes the whole file at once; segments come out together.
         result = model.transcribe(audio, **kwargs)
         segments = [
@@ -78,6 +82,7 @@ class OpenAIWhisperEngine:
                 avg_logprob=float(s.get("avg_logprob", 0.0)),
                 no_speech_prob=float(s.get("no_speech_prob", 0.0)),
                 temperature=float(s.get("temperature", 0.0)),
+                tokens=[int(t) for t in s.get("tokens", [])],
             )
             for i, s in enumerate(result["segments"])
         ]

@@ -59,6 +59,21 @@ class JobNotFound(AudioTextError):
         self.job_id = job_id
 
 
+class TranscriptionFailed(AudioTextError):
+    """A job a request waited for (the OpenAI endpoint) failed or was cancelled."""
+
+    status_code = 500
+    code = "transcription_failed"
+
+
+class ModelNotFound(AudioTextError):
+    """A model this server cannot serve (none is downloaded on demand)."""
+
+    status_code = 404
+    code = "model_not_found"
+    param = "model"
+
+
 class ObjectNotFound(AudioTextError):
     status_code = 404
     code = "object_not_found"

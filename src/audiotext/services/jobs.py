@@ -20,7 +20,8 @@ from audiotext.bus import Event, EventBus
 from audiotext.config import Settings
 from audiotext.db.models import TranscriptionJobRow, utcnow
 from audiotext.db.repository import JobRepository
-from audiotext.engine import Transcript
+from audiotext.engine import Segment, Transcript
+from audiotext.engine.base import segment_dict
 from audiotext.executor.base import Executor
 from audiotext.formats import MEDIA_TYPES, render
 from audiotext.jobs.choices import DEFAULT_OUTPUT_FORMATS, OUTPUT_FORMATS, OutputFormat
@@ -37,6 +38,10 @@ from audiotext.storage import ObjectStorage, transcript_key
 log = logging.getLogger(__name__)
 
 FinalHook = Callable[[JobPublic], Awaitable[None]]
+# The field of a job's event that carries the segment just decoded (the live text).
+LIVE_SEGMENT = "segment"
+# How long a reader of a job's events waits on a quiet bus before asking the database.
+QUIET_SECONDS = 2.0
 
 
 class JobService:
@@ -168,7 +173,9 @@ class JobService:
         *,
         language: str | None = None,
         duration: float | None = None,
+        segment: Segment | None = None,
     ) -> JobPublic:
+        """Record how far the job is; its event carries the ``segment`` just decoded."""
         fields: dict[str, Any] = {"progress": max(0, min(progress, 99)), "heartbeat_at": utcnow()}
         if language:
             fields["language"] = language
@@ -178,8 +185,13 @@ class JobService:
             job_id, JobStatus.PROCESSING, only_from=[JobStatus.PROCESSING], **fields
         )
         job = JobPublic.of(row)
-        await self._publish(job)
+        await self._publish(job, segment)
         return job
+
+    async def publish_segment(self, job: JobPublic, segment: Segment) -> None:
+        """The text just decoded, live: an event of the job as it is (``job``, unchanged in
+        the database) with the ``segment`` in a field the seed's clients ignore."""
+        await self._publish(job, segment)
 
     async def complete(self, job_id: str, transcript: Transcript, elapsed: float) -> JobPublic:
         row = await self._repo.transition(
@@ -280,29 +292,47 @@ class JobService:
                 log.exception("final-state hook failed for job %s", job.id)
         return job
 
-    async def _publish(self, job: JobPublic) -> None:
+    async def _publish(self, job: JobPublic, segment: Segment | None = None) -> None:
         # The database is the source of truth; a bus outage must not fail the state change.
+        event = job.event()
+        if segment is not None:
+            event[LIVE_SEGMENT] = segment_dict(segment)
         try:
-            await self._bus.publish(job.id, job.event())
+            await self._bus.publish(job.id, event)
         except BackendUnavailable as exc:
             log.warning("event for job %s not published: %s", job.id, exc)
 
 
 async def wait_for_final(jobs: JobService, job_id: str, timeout: float) -> JobPublic:
     """Wait until a job reaches a final state; events first, the database as a fallback."""
-    deadline = asyncio.get_running_loop().time() + timeout
+    async for _ in job_events(jobs, job_id, timeout):
+        pass
+    return await jobs.get(job_id)
+
+
+async def job_events(jobs: JobService, job_id: str, timeout: float) -> AsyncIterator[Event]:
+    """A job's events as they come, until its final state (the last one yielded). When the
+    bus is quiet for a while the database is asked, so a lost event cannot hang a reader."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
     async with jobs.subscribe(job_id) as events:
+        # Subscribed first, then read: no change can fall between the two.
+        job = await jobs.get(job_id)
+        if job.status.is_final:
+            yield job.event()
+            return
         while True:
-            job = await jobs.get(job_id)
-            if job.status.is_final:
-                return job
-            remaining = deadline - asyncio.get_running_loop().time()
+            remaining = deadline - loop.time()
             if remaining <= 0:
                 raise BackendUnavailable(f"job {job_id} did not finish within {timeout:.0f}s")
             try:
-                async with asyncio.timeout(min(remaining, 2.0)):
-                    async for event in events:
-                        if JobStatus(event["status"]).is_final:
-                            break
+                async with asyncio.timeout(min(remaining, QUIET_SECONDS)):
+                    event = await anext(events)
             except TimeoutError:
-                pass
+                job = await jobs.get(job_id)
+                if not job.status.is_final:
+                    continue
+                event = job.event()
+            yield event
+            if JobStatus(event["status"]).is_final:
+                return

@@ -13,6 +13,7 @@ from audiotext.api.schemas import JobCreate, JobList, JobPublic, error_responses
 from audiotext.api.uploaded_file import form_text, saved_upload
 from audiotext.formats import MEDIA_TYPES, render
 from audiotext.jobs.choices import OutputFormat
+from audiotext.jobs.decoding import DECODING_OPTIONS, decoding_options
 from audiotext.jobs.errors import InvalidParameter, UnsupportedAudio
 from audiotext.jobs.states import JobStatus
 from audiotext.services.admission import JobRequest
@@ -31,6 +32,7 @@ _JOB_FIELDS = (
     "diarize",
     "min_speakers",
     "max_speakers",
+    *(name for name in DECODING_OPTIONS if name != "vad_parameters"),
 )
 
 _TRANSCRIBE_BODY: dict[str, Any] = {
@@ -62,7 +64,7 @@ def _request_of(fields: dict[str, Any], filename: str) -> JobRequest:
         language=fields.get("language"),
         task=fields.get("task") or "transcribe",
         callback_url=fields.get("callback_url"),
-        options=speaker_options(fields),
+        options={**decoding_options(fields), **speaker_options(fields)},
     )
 
 
