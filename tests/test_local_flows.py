@@ -117,6 +117,13 @@ async def test_websocket_streams_progress_while_the_job_runs(
         if m["status"] == "processing" and 0 < m["progress"] < 100
     ]
     assert len(running) >= 2, [(m["status"], m["progress"]) for _, m in messages]
+    # The text comes live too, a segment per message, in a field the seed's clients ignore.
+    live = [m["segment"] for _, m in messages if "segment" in m]
+    assert len(live) >= 3 and all(
+        m["status"] == "processing" for _, m in messages if "segment" in m
+    )
+    assert [s["id"] for s in live] == list(range(len(live)))
+    assert wer(" ".join([SPOKEN_TEXT] * 15), " ".join(s["text"].strip() for s in live)) <= 0.25
     assert [p for _, p in running] == sorted(p for _, p in running)
     # The fallback poll sends at most one message per POLL_SECONDS: updates closer together
     # than that came through the event bus as the job moved.
