@@ -24,7 +24,7 @@ from pydantic import TypeAdapter
 from starlette.datastructures import FormData
 
 from audiotext.api.openai_form import chunking_strategy
-from audiotext.jobs.decoding import decoding_options
+from audiotext.jobs.decoding import decoding_options, engine_vad_parameters
 from audiotext.jobs.errors import InvalidValue
 
 from helpers import JFK_TEXT, SPOKEN_TEXT, free_port, live_server, make_settings
@@ -133,10 +133,15 @@ def test_chunking_strategy_sets_the_vad_of_the_request() -> None:
     )
     assert sdk_form == {
         "vad_filter": True,
-        "vad_parameters": {"threshold": 0.6, "speech_pad_ms": 300, "min_silence_duration_ms": 500},
+        "vad_parameters": {"threshold": 0.6, "prefix_padding_ms": 300, "silence_duration_ms": 500},
     }
     as_json = read(("chunking_strategy", '{"type": "server_vad", "silence_duration_ms": 250}'))
-    assert as_json["vad_parameters"] == {"min_silence_duration_ms": 250}
+    assert as_json["vad_parameters"] == {"silence_duration_ms": 250}
+    assert engine_vad_parameters(sdk_form["vad_parameters"]) == {
+        "threshold": 0.6,
+        "speech_pad_ms": 300,
+        "min_silence_duration_ms": 500,
+    }
     with pytest.raises(InvalidValue) as caught:
         read(("chunking_strategy[type]", "server_vad"), ("chunking_strategy[window]", "1"))
     assert caught.value.param == "chunking_strategy"

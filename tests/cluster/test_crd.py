@@ -51,6 +51,8 @@ def test_kubectl_explain_documents_the_resource(
         ({"outputFormats": ["pdf"]}, "Unsupported value"),
         ({"task": "summarise"}, "spec.task"),
         ({"gpus": 99}, "spec.gpus"),
+        ({"decoding": {"beamSize": 0}}, "spec.decoding.beamSize"),
+        ({"decoding": {"vad": {"threshold": 2}}}, "spec.decoding.vad.threshold"),
     ],
 )
 def test_the_api_server_refuses_an_invalid_spec(

@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from openai import AsyncOpenAI
 
 from deployment import Deployment, follow, kubectl_columns
 from helpers import JFK_TEXT
@@ -56,6 +57,26 @@ async def test_presigned_upload_runs_as_a_job_on_the_real_node(
     assert abs(float(columns["DURATION"][row]) - 11) < 1  # seconds of audio
     events = deployment.cluster.run("describe", "tj", job_id, "-n", deployment.namespace).stdout
     assert "JobCreated" in events and "Completed" in events
+
+
+async def test_an_openai_stream_follows_the_segments_the_worker_pod_publishes(
+    deployment: Deployment, long_speech: Path
+) -> None:
+    api = AsyncOpenAI(
+        base_url=f"{deployment.gateway_url}/v1", api_key="x", max_retries=0, timeout=400
+    )
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    arrivals: list[tuple[float, Any]] = []
+    with long_speech.open("rb") as f:
+        stream = await api.audio.transcriptions.create(model="whisper-1", file=f, stream=True)
+        async for event in stream:
+            arrivals.append((loop.time() - started, event))
+    *deltas, done = [event for _, event in arrivals]
+    assert done.type == "transcript.text.done" and len(deltas) > 100
+    assert "".join(d.delta for d in deltas) == done.text
+    # The words came through Redis as the pod decoded them, well before the end.
+    assert arrivals[0][0] < arrivals[-1][0] - 3, [at for at, _ in arrivals[:: len(arrivals) // 8]]
 
 
 def transcription_job(name: str, url: str, **spec: Any) -> dict[str, Any]:

@@ -84,6 +84,32 @@ def test_a_diarized_job_asks_its_resource_and_the_operator_reads_it_back() -> No
     assert "diarize" not in request_of({**spec, "diarization": {"enabled": False}}, "x").options
 
 
+def test_decoding_options_go_through_the_resource_and_back() -> None:
+    options = {
+        "prompt": "Kennedy.",
+        "hotwords": "Americans",
+        "temperature": 0.2,
+        "beam_size": 3,
+        "word_timestamps": False,
+        "vad_filter": True,
+        "vad_parameters": {"threshold": 0.6, "silence_duration_ms": 400},
+    }
+    spec = build_transcription_job(job(options=options), Settings())["spec"]
+    assert spec["decoding"] == {
+        "prompt": "Kennedy.",
+        "hotwords": "Americans",
+        "temperature": 0.2,
+        "beamSize": 3,
+        "wordTimestamps": False,
+        "vad": {"enabled": True, "threshold": 0.6, "silenceDurationMs": 400},
+    }
+    read_back = request_of(spec, JOB_ID).options
+    assert {key: read_back[key] for key in options} == options
+    plain = build_transcription_job(job(), Settings())["spec"]
+    assert "decoding" not in plain
+    assert not set(request_of(plain, JOB_ID).options) & set(options)
+
+
 def unreachable_kubeconfig(tmp_path: Path) -> Path:
     """Credentials for an API server on a loopback port where nothing listens."""
     path = tmp_path / "kubeconfig"

@@ -15,6 +15,7 @@ import kopf
 import pytest
 import yaml
 
+from audiotext.jobs.decoding import BEAM_SIZES, MAX_HOTWORDS, MAX_PROMPT, VAD_PARAMETERS
 from audiotext.kube import constants as k
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -104,12 +105,24 @@ def test_the_spec_has_every_documented_field_and_is_immutable() -> None:
         "activeDeadlineSeconds",
         "backoffLimit",
         "diarization",
+        "decoding",
     }
     assert set(spec["properties"]["diarization"]["properties"]) == {
         "enabled",
         "minSpeakers",
         "maxSpeakers",
     }
+    # spec.decoding has the API's decoding options, with the API's bounds (jobs.decoding).
+    decoding = spec["properties"]["decoding"]["properties"]
+    assert set(decoding) == {field for _, field in k.DECODING_FIELDS} | {"vad"}
+    assert decoding["prompt"]["maxLength"] == MAX_PROMPT
+    assert decoding["hotwords"]["maxLength"] == MAX_HOTWORDS
+    assert (decoding["beamSize"]["minimum"], decoding["beamSize"]["maximum"]) == BEAM_SIZES
+    vad = decoding["vad"]["properties"]
+    assert set(vad) == {field for _, field in k.VAD_FIELDS} | {"enabled"}
+    for option, field in k.VAD_FIELDS:
+        bounds = (vad[field]["minimum"], vad[field]["maximum"])
+        assert bounds == VAD_PARAMETERS[option][1:], field
     assert spec["required"] == ["audio"]
     assert {"rule": "self == oldSelf"}.items() <= spec["x-kubernetes-validations"][0].items()
 

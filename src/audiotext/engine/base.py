@@ -126,7 +126,7 @@ class TranscribeOptions:
     vad_filter: bool = True
     beam_size: int = 5
     hotwords: str | None = None
-    vad_parameters: dict[str, float] | None = None  # Silero VAD's, faster-whisper's names
+    vad_parameters: dict[str, float] | None = None  # Silero VAD's (jobs.decoding's names)
 
 
 def decoding_kwargs(options: TranscribeOptions) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from audiotext.engine.base import (
     Word,
     decoding_kwargs,
 )
+from audiotext.jobs.decoding import engine_vad_parameters
 from audiotext.jobs.errors import EngineError
 
 if TYPE_CHECKING:
@@ -92,7 +93,7 @@ class FasterWhisperEngine:
         if options.hotwords:
             kwargs["hotwords"] = options.hotwords
         if options.vad_filter and options.vad_parameters:
-            kwargs["vad_parameters"] = dict(options.vad_parameters)
+            kwargs["vad_parameters"] = engine_vad_parameters(options.vad_parameters)
         runner: Any = model
         if self.settings.batch_size > 0:
             from faster_whisper import BatchedInferencePipeline

@@ -35,8 +35,8 @@ def decoding_options(values: Mapping[str, Any]) -> dict[str, Any]:
     """The decoding options in ``values`` (typed, or text from a form), checked and typed
     as a job's options keep them; absent ones are left to the server's defaults.
 
-    ``vad_parameters`` takes the request's names (``threshold``, ``prefix_padding_ms``,
-    ``silence_duration_ms``) and comes back in faster-whisper's."""
+    ``vad_parameters`` holds ``threshold``, ``prefix_padding_ms`` and
+    ``silence_duration_ms`` (OpenAI's ``server_vad`` names; the engine translates them)."""
     options: dict[str, Any] = {}
     for name, limit in (("prompt", MAX_PROMPT), ("hotwords", MAX_HOTWORDS)):
         text = values.get(name)
@@ -61,7 +61,7 @@ def decoding_options(values: Mapping[str, Any]) -> dict[str, Any]:
             known = ", ".join(VAD_PARAMETERS)
             raise InvalidValue(f"vad_parameters may hold {known}", "vad_parameters")
         options["vad_parameters"] = {
-            VAD_PARAMETERS[key][0]: _number(
+            key: _number(
                 value,
                 f"vad_parameters.{key}",
                 VAD_PARAMETERS[key][1],
@@ -72,6 +72,11 @@ def decoding_options(values: Mapping[str, Any]) -> dict[str, Any]:
         }
         options.setdefault("vad_filter", True)
     return options
+
+
+def engine_vad_parameters(parameters: Mapping[str, float]) -> dict[str, float]:
+    """A job's VAD parameters under the names faster-whisper gives them."""
+    return {VAD_PARAMETERS[key][0]: value for key, value in parameters.items()}
 
 
 def flag(value: Any, param: str) -> bool:

@@ -79,6 +79,19 @@ JOB_NAME_LABEL = "job-name"
 
 # spec.diarization's speaker counts, and the job options they are: (option, spec field).
 DIARIZATION_COUNTS = (("min_speakers", "minSpeakers"), ("max_speakers", "maxSpeakers"))
+# spec.decoding's fields and spec.decoding.vad's, and the job options they are (jobs.decoding).
+DECODING_FIELDS = (
+    ("prompt", "prompt"),
+    ("hotwords", "hotwords"),
+    ("temperature", "temperature"),
+    ("beam_size", "beamSize"),
+    ("word_timestamps", "wordTimestamps"),
+)
+VAD_FIELDS = (
+    ("threshold", "threshold"),
+    ("prefix_padding_ms", "prefixPaddingMs"),
+    ("silence_duration_ms", "silenceDurationMs"),
+)
 
 # Types of the events posted on resources.
 EVENT_NORMAL = "Normal"

@@ -31,6 +31,9 @@ def build_transcription_job(job: JobPublic, settings: Settings) -> dict[str, Any
                 if job.options.get(option) is not None
             },
         }
+    decoding = decoding_spec(job.options)
+    if decoding:
+        spec["decoding"] = decoding
     return {
         "apiVersion": k.API_VERSION,
         "kind": k.KIND,
@@ -41,3 +44,18 @@ def build_transcription_job(job: JobPublic, settings: Settings) -> dict[str, Any
         },
         "spec": spec,
     }
+
+
+def decoding_spec(options: dict[str, Any]) -> dict[str, Any]:
+    """A job's decoding options as spec.decoding (empty when it asked for none)."""
+    decoding = {field: options[o] for o, field in k.DECODING_FIELDS if options.get(o) is not None}
+    vad = {
+        field: v
+        for o, field in k.VAD_FIELDS
+        if (v := options.get("vad_parameters", {}).get(o)) is not None
+    }
+    if options.get("vad_filter") is not None:
+        vad["enabled"] = options["vad_filter"]
+    if vad:
+        decoding["vad"] = vad
+    return decoding

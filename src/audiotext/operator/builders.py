@@ -9,6 +9,7 @@ from typing import Any
 from audiotext.config import Settings
 from audiotext.jobs import exit_codes
 from audiotext.jobs.choices import DEFAULT_OUTPUT_FORMATS, task_of
+from audiotext.jobs.decoding import decoding_options
 from audiotext.kube import constants as k
 from audiotext.services.admission import JobRequest
 
@@ -61,7 +62,22 @@ def request_of(spec: Body, name: str) -> JobRequest:
             "resource": name,
             "output_formats": list(spec.get("outputFormats") or DEFAULT_OUTPUT_FORMATS),
             **diarization_options(spec),
+            **decoding_of(spec),
         },
+    )
+
+
+def decoding_of(spec: Body) -> Body:
+    """A resource's spec.decoding as a job's options, checked as the API checks them (the
+    CRD's schema has the same bounds, so the API server refuses a bad one first)."""
+    decoding = spec.get("decoding") or {}
+    vad = decoding.get("vad") or {}
+    return decoding_options(
+        {
+            **{o: decoding.get(field) for o, field in k.DECODING_FIELDS},
+            "vad_filter": vad.get("enabled"),
+            "vad_parameters": {o: vad.get(field) for o, field in k.VAD_FIELDS},
+        }
     )
 
 
