@@ -11,6 +11,7 @@ from audiotext import audio
 from audiotext.config import Settings
 from audiotext.engine import EngineRegistry, TranscribeOptions
 from audiotext.engine.faster_whisper import bundled_model_path, resolve_model
+from audiotext.engine.models import ModelManager
 from audiotext.jobs.errors import InvalidParameter
 from audiotext.pipeline import transcribe_audio
 
@@ -39,9 +40,12 @@ def test_model_loaded_once_and_reused_with_progress(jfk: Path) -> None:
     seen: list[int] = []
     options = TranscribeOptions(model="tiny.en", language="en")
     first = transcribe_audio(engine, samples, options, lambda p, _s: seen.append(p))
-    model = engine.load("tiny.en")  # type: ignore[attr-defined]
+    manager: ModelManager = engine.models  # type: ignore[attr-defined]
+    with manager.use("tiny.en", lambda _: None) as model:
+        assert model is not None  # the loaded one: no second load
     second = transcribe_audio(engine, samples, options)
-    assert engine.load("tiny.en") is model  # type: ignore[attr-defined]
+    with manager.use("tiny.en", lambda _: None) as again:
+        assert again is model
     assert wer(JFK_TEXT, first.text) <= 0.1 and first.text == second.text
     assert seen == sorted(seen) and seen[-1] >= 90
     assert first.segments[0].words, "word timestamps are on"

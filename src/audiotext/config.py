@@ -138,6 +138,12 @@ class Settings(BaseSettings):
     model_dir: Path | None = Field(
         None, description="Where downloaded models are kept (larger models by name)."
     )
+    model_ttl_seconds: float = Field(
+        900.0,
+        ge=-1,
+        description="A model unused for this long is unloaded (loaded again on demand); "
+        "-1 keeps models loaded.",
+    )
     speaker_model: Path | None = Field(
         None,
         description="The speaker network's weights (resemblyzer's pretrained.pt) for "

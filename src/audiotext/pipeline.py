@@ -31,6 +31,7 @@ from audiotext.jobs.errors import (
     InvalidParameter,
     InvalidTransition,
     JobNotFound,
+    ModelNotFound,
     ObjectNotFound,
     UnsupportedAudio,
 )
@@ -136,7 +137,7 @@ async def run_job(
         return Outcome.COMPLETED
     except (InvalidTransition, JobNotFound):
         return Outcome.SKIPPED  # cancelled (or deleted) while running
-    except (InvalidAudio, UnsupportedAudio, InvalidParameter, ObjectNotFound) as exc:
+    except (InvalidAudio, UnsupportedAudio, InvalidParameter, ModelNotFound, ObjectNotFound) as exc:
         await _fail_quietly(jobs, job_id, exc.message, time.monotonic() - started)
         return Outcome.BAD_INPUT
     except BackendUnavailable as exc:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from audiotext.jobs.choices import Task
-from audiotext.jobs.errors import InvalidParameter
 
 if TYPE_CHECKING:
     # numpy comes with the engine extra; the gateway image has neither and needs neither.
@@ -142,21 +141,11 @@ def decoding_kwargs(options: TranscribeOptions) -> dict[str, Any]:
     return kwargs
 
 
-class ModelCache:
-    """Models loaded once per process and reused; loading is serialised by a lock."""
-
-    def __init__(self) -> None:
-        self._models: dict[str, Any] = {}
-        self._lock = threading.Lock()
-
-    def get(self, name: str, load: Callable[[str], Any]) -> Any:
-        with self._lock:
-            if name not in self._models:
-                try:
-                    self._models[name] = load(name)
-                except (ValueError, OSError, RuntimeError) as exc:
-                    raise InvalidParameter(f"model {name!r} cannot be loaded: {exc}") from exc
-            return self._models[name]
+def held_while(segments: Iterator[Segment], held: ExitStack) -> Iterator[Segment]:
+    """``segments``, keeping what ``held`` holds (the model) until the last is out or the
+    reader stops."""
+    with held:
+        yield from segments
 
 
 class Engine(Protocol):

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from audiotext.config import DEFAULT_MODEL, Settings
 from audiotext.engine.base import (
-    ModelCache,
     Segment,
     TranscribeOptions,
     TranscriptInfo,
     Word,
     decoding_kwargs,
+    held_while,
 )
+from audiotext.engine.models import ModelManager
 from audiotext.jobs.decoding import engine_vad_parameters
 from audiotext.jobs.errors import EngineError
 
@@ -48,7 +50,7 @@ class FasterWhisperEngine:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.models = ModelCache()
+        self.models = ModelManager(settings.model_ttl_seconds)
 
     @property
     def device(self) -> str:
@@ -63,9 +65,6 @@ class FasterWhisperEngine:
         if self.settings.compute_type != "default":
             return self.settings.compute_type
         return "float16" if self.device == "cuda" else "int8"
-
-    def load(self, model: str) -> Any:
-        return self.models.get(model, self._load)
 
     def _load(self, model: str) -> Any:
         try:
@@ -87,21 +86,27 @@ class FasterWhisperEngine:
     def transcribe(
         self, audio: Audio, options: TranscribeOptions
     ) -> tuple[Iterator[Segment], TranscriptInfo]:
-        model = self.load(options.model)
-        kwargs = decoding_kwargs(options)
-        kwargs.update(vad_filter=options.vad_filter, beam_size=options.beam_size)
-        if options.hotwords:
-            kwargs["hotwords"] = options.hotwords
-        if options.vad_filter and options.vad_parameters:
-            kwargs["vad_parameters"] = engine_vad_parameters(options.vad_parameters)
-        runner: Any = model
-        if self.settings.batch_size > 0:
-            from faster_whisper import BatchedInferencePipeline
+        # The model stays loaded until the last segment is out (segments come lazily).
+        held = ExitStack()
+        model = held.enter_context(self.models.use(options.model, self._load))
+        try:
+            kwargs = decoding_kwargs(options)
+            kwargs.update(vad_filter=options.vad_filter, beam_size=options.beam_size)
+            if options.hotwords:
+                kwargs["hotwords"] = options.hotwords
+            if options.vad_filter and options.vad_parameters:
+                kwargs["vad_parameters"] = engine_vad_parameters(options.vad_parameters)
+            runner: Any = model
+            if self.settings.batch_size > 0:
+                from faster_whisper import BatchedInferencePipeline
 
-            runner = BatchedInferencePipeline(model=model)
-            kwargs["batch_size"] = self.settings.batch_size
-        segments, info = runner.transcribe(audio, **kwargs)
-        return _segments(segments), TranscriptInfo(
+                runner = BatchedInferencePipeline(model=model)
+                kwargs["batch_size"] = self.settings.batch_size
+            segments, info = runner.transcribe(audio, **kwargs)
+        except BaseException:
+            held.close()
+            raise
+        return held_while(_segments(segments), held), TranscriptInfo(
             language=info.language,
             language_probability=float(info.language_probability),
             duration=float(info.duration),

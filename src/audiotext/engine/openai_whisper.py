@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING, Any
 from audiotext.config import Settings
 from audiotext.engine.base import (
     SAMPLE_RATE,
-    ModelCache,
     Segment,
     TranscribeOptions,
     TranscriptInfo,
     Word,
     decoding_kwargs,
 )
+from audiotext.engine.models import ModelManager
 from audiotext.jobs.errors import EngineError
 
 if TYPE_CHECKING:
@@ -34,10 +34,7 @@ class OpenAIWhisperEngine:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.models = ModelCache()
-
-    def load(self, model: str) -> Any:
-        return self.models.get(model, self._load)
+        self.models = ModelManager(settings.model_ttl_seconds)
 
     def _load(self, model: str) -> Any:
         try:
@@ -55,7 +52,6 @@ class OpenAIWhisperEngine:
     def transcribe(
         self, audio: Audio, options: TranscribeOptions
     ) -> tuple[Iterator[Segment], TranscriptInfo]:
-        model = self.load(options.model)
         kwargs = decoding_kwargs(options)
         kwargs["fp16"] = self.settings.device == "cuda"
         if options.hotwords:
@@ -63,7 +59,8 @@ class OpenAIWhisperEngine:
             # prompt the decoder is primed with.
             kwargs["initial_prompt"] = " ".join(filter(None, (options.hotwords, options.prompt)))
         # openai-whisper decodes the whole file at once; segments come out together.
-        result = model.transcribe(audio, **kwargs)
+        with self.models.use(options.model, self._load) as model:
+            result = model.transcribe(audio, **kwargs)
         segments = [
             Segment(
                 id=i,
