@@ -109,6 +109,7 @@ loaded = rss()
 deadline = time.monotonic() + 30
 while engine.models.loaded() and time.monotonic() < deadline:
     time.sleep(0.1)
+time.sleep(1)  # the unloading thread hands the freed pages back
 unloaded = rss()
 gone = not engine.models.loaded()
 again = transcribe_audio(engine, samples, TranscribeOptions(model="tiny.en")).text

@@ -37,7 +37,8 @@ class ModelManager:
         self.ttl = ttl
         self._clock = clock
         self._slots: dict[str, _Slot] = {}
-        self._guard = threading.Lock()  # over _slots and the users counts
+        self._guard = threading.Lock()  # over _slots, the users counts and _reaper
+        self._reaper: threading.Thread | None = None
 
     @contextlib.contextmanager
     def use(self, name: str, load: Callable[[str], Any]) -> Iterator[Any]:
@@ -72,21 +73,33 @@ class ModelManager:
                 for name, slot in self._slots.items()
                 if slot.model is not None and not slot.users and now - slot.idle_since >= self.ttl
             ]
-            for name, _ in idle:
-                del self._slots[name]
-        if idle:
             for name, slot in idle:
-                slot.model = None
+                del self._slots[name]
+                slot.model = None  # the last reference: the engine frees the model here
+        if idle:
+            for name, _ in idle:
                 log.info("model %s unloaded after %.0fs idle", name, self.ttl)
             _give_back_memory()
         return [name for name, _ in idle]
 
     def _expire_later(self) -> None:
+        """Make sure one thread is watching for idle models (while any is loaded)."""
         if self.ttl < 0:
             return
-        timer = threading.Timer(self.ttl + 0.05, self.unload_idle)
-        timer.daemon = True
-        timer.start()
+        with self._guard:
+            if self._reaper is None:
+                self._reaper = threading.Thread(target=self._reap, name="model-ttl", daemon=True)
+                self._reaper.start()
+
+    def _reap(self) -> None:
+        tick = max(0.05, min(self.ttl, 60.0) / 4)
+        while True:
+            time.sleep(tick)
+            self.unload_idle()
+            with self._guard:
+                if not any(slot.model is not None for slot in self._slots.values()):
+                    self._reaper = None
+                    return
 
 
 def _loaded(name: str, load: Callable[[str], Any]) -> Any:
