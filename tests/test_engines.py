@@ -5,17 +5,25 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from audiotext import audio
 from audiotext.config import Settings
-from audiotext.engine import EngineRegistry, TranscribeOptions
-from audiotext.engine.faster_whisper import bundled_model_path, resolve_model
+from audiotext.engine import EngineRegistry, Segment, TranscribeOptions, Word
+from audiotext.engine.base import SAMPLE_RATE
+from audiotext.engine.faster_whisper import (
+    EARLY_TEXT_SECONDS,
+    bundled_model_path,
+    early_cut,
+    resolve_model,
+    shifted,
+)
 from audiotext.engine.models import ModelManager
 from audiotext.jobs.errors import InvalidParameter
 from audiotext.pipeline import transcribe_audio
 
-from helpers import JFK_TEXT
+from helpers import JFK_TEXT, SPOKEN_TEXT
 from wer import wer
 
 
@@ -69,3 +77,37 @@ def test_openai_whisper_engine(jfk: Path) -> None:  # pragma: no cover - needs t
     engine = EngineRegistry(Settings()).get("openai-whisper")
     result = transcribe_audio(engine, audio.decode(jfk), TranscribeOptions(model="tiny.en"))
     assert wer(JFK_TEXT, result.text) <= 0.15
+
+
+@pytest.mark.slow  # the recording is made with espeak-ng and sox
+def test_early_text_cuts_in_a_pause_and_shifts_the_rest(long_speech: Path) -> None:
+    samples = audio.decode(long_speech)
+    cut = early_cut(samples)
+    assert cut is not None
+    low, high = EARLY_TEXT_SECONDS
+    assert low <= cut / SAMPLE_RATE <= high
+    # In a pause: quieter there than in the speech around it.
+    around = samples[cut - 800 : cut + 800]
+    assert float(np.abs(around).mean()) < 0.25 * float(np.abs(samples).mean())
+    assert early_cut(samples[: int(2 * high * SAMPLE_RATE) - 1]) is None  # too short to bother
+    word = Word(start=1.0, end=1.5, word=" so", probability=0.9)
+    moved = shifted(Segment(id=0, start=1.0, end=2.0, text=" so", words=[word]), 9.5, 3)
+    assert (moved.id, moved.start, moved.end) == (3, 10.5, 11.5)
+    assert (moved.words[0].start, moved.words[0].end) == (10.5, 11.0)
+
+
+@pytest.mark.slow
+def test_early_text_gives_the_same_transcript_sooner(long_speech: Path) -> None:
+    engine = EngineRegistry(Settings(cpu_threads=2)).get()
+    samples = audio.decode(long_speech)
+    runs = {}
+    for early in (False, True):
+        options = TranscribeOptions(model="tiny.en", early_text=early)
+        runs[early] = transcribe_audio(engine, samples, options)
+    plain, early = runs[False], runs[True]
+    truth = " ".join([SPOKEN_TEXT] * 15)
+    assert wer(truth, early.text) <= wer(truth, plain.text) + 0.02, (plain.text, early.text)
+    assert early.segments[0].end <= EARLY_TEXT_SECONDS[1] < plain.segments[-1].end
+    assert [s.id for s in early.segments] == list(range(len(early.segments)))
+    starts = [w.start for s in early.segments for w in s.words]
+    assert starts == sorted(starts) and starts[-1] > 50  # the rest is placed after the cut

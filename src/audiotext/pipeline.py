@@ -64,6 +64,7 @@ def options_for(row: TranscriptionJobRow, *, vad_filter: bool, beam_size: int) -
         beam_size=int(opts.get("beam_size", beam_size)),
         hotwords=opts.get("hotwords"),
         vad_parameters=opts.get("vad_parameters"),
+        early_text=bool(opts.get("stream")),
     )
 
 

@@ -89,7 +89,13 @@ def read_request(form: FormData, task: Task, model: str) -> OpenAIRequest:
             language=language,
             task=task,
             # diarized_json asks who spoke (OpenAI's speaker annotations).
-            options={"source": "openai", **decoding, **({"diarize": True} if diarized else {})},
+            options={
+                "source": "openai",
+                **decoding,
+                **({"diarize": True} if diarized else {}),
+                # A streamed job decodes a short first stretch first: its words come soon.
+                **({"stream": True} if stream else {}),
+            },
         ),
         response_format=response_format,
         stream=stream,

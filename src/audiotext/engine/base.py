@@ -125,6 +125,9 @@ class TranscribeOptions:
     vad_filter: bool = True
     beam_size: int = 5
     hotwords: str | None = None
+    # Text soon rather than in one pass: a short first stretch is decoded on its own first
+    # (what a streaming client waits on).
+    early_text: bool = False
     vad_parameters: dict[str, float] | None = None  # Silero VAD's (jobs.decoding's names)
 
 

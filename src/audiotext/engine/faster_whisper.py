@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Iterator
 from contextlib import ExitStack
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from audiotext.config import DEFAULT_MODEL, Settings
 from audiotext.engine.base import (
+    SAMPLE_RATE,
     Segment,
     TranscribeOptions,
     TranscriptInfo,
@@ -43,6 +46,11 @@ def resolve_model(name: str) -> str:
         return name
     bundled = bundled_model_path(name)
     return str(bundled) if bundled else name
+
+
+# With early text (a streamed job), the first stretch ends at the first pause in this span
+# of seconds, and the rest is decoded after it, in the language found in it.
+EARLY_TEXT_SECONDS = (5.0, 20.0)
 
 
 class FasterWhisperEngine:
@@ -102,15 +110,72 @@ class FasterWhisperEngine:
 
                 runner = BatchedInferencePipeline(model=model)
                 kwargs["batch_size"] = self.settings.batch_size
-            segments, info = runner.transcribe(audio, **kwargs)
+            cut = early_cut(audio) if options.early_text else None
+            raw, info = runner.transcribe(audio if cut is None else audio[:cut], **kwargs)
+            segments = _segments(raw)
+            if cut is not None:
+                # The rest after the first stretch, in the language found there.
+                segments = _then_the_rest(segments, runner, audio, cut, info.language, kwargs)
         except BaseException:
             held.close()
             raise
-        return held_while(_segments(segments), held), TranscriptInfo(
+        return held_while(segments, held), TranscriptInfo(
             language=info.language,
             language_probability=float(info.language_probability),
-            duration=float(info.duration),
+            duration=len(audio) / SAMPLE_RATE,
         )
+
+
+def early_cut(audio: Audio) -> int | None:
+    """Where to end a short first stretch (a sample index in a pause of speech), so its text
+    comes out after a fraction of the decoding time; None when the audio is short or has no
+    pause in the window (the decoder's own 30 s windows are no later)."""
+    earliest, latest = EARLY_TEXT_SECONDS
+    if len(audio) < 2 * latest * SAMPLE_RATE:
+        return None
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    window = audio[: int((latest + 5) * SAMPLE_RATE)]
+    speech = get_speech_timestamps(window, VadOptions(min_silence_duration_ms=200))
+    for before, after in itertools.pairwise(speech):
+        pause = (before["end"] + after["start"]) // 2
+        if earliest * SAMPLE_RATE <= pause <= latest * SAMPLE_RATE:
+            return int(pause)
+    return None
+
+
+def _then_the_rest(
+    head: Iterator[Segment],
+    runner: Any,
+    audio: Audio,
+    cut: int,
+    language: str,
+    kwargs: dict[str, Any],
+) -> Iterator[Segment]:
+    count = 0
+    for segment in head:
+        count += 1
+        yield segment
+    # Not primed with the head's text: a prompt that long makes the small models drop their
+    # timestamps and words (measured); the request's own prompt still applies.
+    tail, _ = runner.transcribe(audio[cut:], **{**kwargs, "language": language})
+    offset = cut / SAMPLE_RATE
+    for segment in _segments(tail):
+        yield shifted(segment, offset, count)
+
+
+def shifted(segment: Segment, seconds: float, ids: int) -> Segment:
+    """``segment`` of audio that started ``seconds`` in, as a segment of the whole."""
+    return replace(
+        segment,
+        id=segment.id + ids,
+        start=round(segment.start + seconds, 3),
+        end=round(segment.end + seconds, 3),
+        words=[
+            replace(w, start=round(w.start + seconds, 3), end=round(w.end + seconds, 3))
+            for w in segment.words
+        ],
+    )
 
 
 def _segments(raw: Iterator[Any]) -> Iterator[Segment]:
