@@ -24,8 +24,10 @@ from pydantic import TypeAdapter
 from starlette.datastructures import FormData
 
 from audiotext.api.openai_form import chunking_strategy
+from audiotext.db.session import Database
 from audiotext.jobs.decoding import decoding_options, engine_vad_parameters
 from audiotext.jobs.errors import InvalidValue
+from audiotext.services.keys import ApiKeyService
 
 from helpers import JFK_TEXT, SPOKEN_TEXT, free_port, live_server, make_settings
 from wer import wer
@@ -301,3 +303,27 @@ async def test_a_failed_job_ends_the_stream_with_an_error(tmp_path: Path, audio_
             async for _ in stream:
                 pass
     assert "failed" in caught.value.message
+
+
+@pytest.mark.slow
+async def test_with_api_keys_every_route_and_the_stream_need_one(tmp_path: Path, jfk: Path) -> None:
+    settings = make_settings(tmp_path, auth=True, port=free_port())
+    async with live_server(settings) as url:
+        db = Database(settings.resolved_database_url)
+        try:
+            _, secret = await ApiKeyService(db).create("sdk")
+        finally:
+            await db.close()
+        keyed = AsyncOpenAI(base_url=f"{url}/v1", api_key=secret, max_retries=0, timeout=120)
+        assert "whisper-1" in [m.id async for m in keyed.models.list()]
+        with jfk.open("rb") as f:
+            stream = await keyed.audio.transcriptions.create(
+                model="whisper-1", file=f, stream=True, response_format="verbose_json"
+            )
+            events = [event async for event in stream]
+        assert events[-1].type == "transcript.text.done" and "country" in events[-1].text
+        anyone = AsyncOpenAI(base_url=f"{url}/v1", api_key="at_wrong", max_retries=0)
+        with pytest.raises(openai.AuthenticationError):
+            await anyone.models.list()
+        with pytest.raises(openai.AuthenticationError), jfk.open("rb") as f:
+            await anyone.audio.transcriptions.create(model="whisper-1", file=f, stream=True)

@@ -59,8 +59,8 @@ async def test_presigned_upload_runs_as_a_job_on_the_real_node(
     assert "JobCreated" in events and "Completed" in events
 
 
-async def test_an_openai_stream_follows_the_segments_the_worker_pod_publishes(
-    deployment: Deployment, long_speech: Path
+async def test_the_openai_endpoint_through_worker_pods_streams_what_they_publish(
+    deployment: Deployment, long_speech: Path, jfk: Path
 ) -> None:
     api = AsyncOpenAI(
         base_url=f"{deployment.gateway_url}/v1", api_key="x", max_retries=0, timeout=400
@@ -77,6 +77,15 @@ async def test_an_openai_stream_follows_the_segments_the_worker_pod_publishes(
     assert "".join(d.delta for d in deltas) == done.text
     # The words came through Redis as the pod decoded them, well before the end.
     assert arrivals[0][0] < arrivals[-1][0] - 3, [at for at, _ in arrivals[:: len(arrivals) // 8]]
+    with jfk.open("rb") as f:
+        verbose = await api.audio.transcriptions.create(
+            model="whisper-1",
+            file=f,
+            response_format="verbose_json",
+            timestamp_granularities=["word"],
+            extra_body={"beam_size": 1, "hotwords": "Americans"},
+        )
+    assert wer(JFK_TEXT, verbose.text) <= 0.1 and verbose.words and not verbose.segments
 
 
 def transcription_job(name: str, url: str, **spec: Any) -> dict[str, Any]:
