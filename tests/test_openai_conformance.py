@@ -306,8 +306,10 @@ async def test_a_failed_job_ends_the_stream_with_an_error(tmp_path: Path, audio_
 
 
 @pytest.mark.slow
-async def test_with_api_keys_every_route_and_the_stream_need_one(tmp_path: Path, jfk: Path) -> None:
-    settings = make_settings(tmp_path, auth=True, port=free_port())
+async def test_with_api_keys_every_route_and_the_stream_need_one(
+    tmp_path: Path, jfk: Path, long_speech: Path
+) -> None:
+    settings = make_settings(tmp_path, auth=True, max_active_jobs_per_key=1, port=free_port())
     async with live_server(settings) as url:
         db = Database(settings.resolved_database_url)
         try:
@@ -327,3 +329,14 @@ async def test_with_api_keys_every_route_and_the_stream_need_one(tmp_path: Path,
             await anyone.models.list()
         with pytest.raises(openai.AuthenticationError), jfk.open("rb") as f:
             await anyone.audio.transcriptions.create(model="whisper-1", file=f, stream=True)
+        # The key's one active job is running: the next is a 429, the SDK's RateLimitError.
+        async with httpx.AsyncClient(base_url=url, timeout=60) as seed:
+            running = await seed.post(
+                "/api/v1/job/transcribe",
+                files={"file": ("long.flac", long_speech.read_bytes(), "audio/flac")},
+                headers={"Authorization": f"Bearer {secret}"},
+            )
+            assert running.status_code == 202, running.text
+        with pytest.raises(openai.RateLimitError) as limited, jfk.open("rb") as f:
+            await keyed.audio.transcriptions.create(model="whisper-1", file=f)
+        assert limited.value.type == "rate_limit_error"
