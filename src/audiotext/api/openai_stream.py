@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from audiotext.api.errors import openai_error_type
+from audiotext.api.openai_form import OpenAIRequest
 from audiotext.engine.base import Transcript
 from audiotext.jobs.errors import AudioTextError, TranscriptionFailed
 from audiotext.jobs.states import JobStatus
@@ -20,19 +21,11 @@ HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
 async def transcript_stream(
-    jobs: JobService,
-    job_id: str,
-    *,
-    owner: str | None,
-    timeout: float,
-    diarized: bool,
-    logprobs: bool,
+    jobs: JobService, job_id: str, asked: OpenAIRequest, *, owner: str | None, timeout: float
 ) -> AsyncIterator[bytes]:
     """The response body of a streamed transcription of job ``job_id``."""
     try:
-        async for event in _events(
-            jobs, job_id, owner=owner, timeout=timeout, diarized=diarized, logprobs=logprobs
-        ):
+        async for event in _events(jobs, job_id, asked, owner, timeout):
             yield sse(event)
     except AudioTextError as exc:
         # After the first byte the status is sent: the error is the stream's last event,
@@ -55,14 +48,9 @@ def sse(event: dict[str, Any]) -> bytes:
 
 
 async def _events(
-    jobs: JobService,
-    job_id: str,
-    *,
-    owner: str | None,
-    timeout: float,
-    diarized: bool,
-    logprobs: bool,
+    jobs: JobService, job_id: str, asked: OpenAIRequest, owner: str | None, timeout: float
 ) -> AsyncIterator[dict[str, Any]]:
+    logprobs = asked.logprobs
     streamed_until = 0.0  # the end of the last segment sent live
     first = True
     status = JobStatus.PENDING
@@ -88,7 +76,7 @@ async def _events(
             for delta in text_deltas(segment, first=first, logprobs=logprobs):
                 yield delta
                 first = False
-    if diarized:
+    if asked.diarized:
         for item in diarized_segments(transcript):
             yield item
     yield text_done(transcript, logprobs=logprobs)

@@ -136,12 +136,7 @@ async def _handle(
             )
     if asked.stream:
         body = transcript_stream(
-            jobs,
-            job.id,
-            owner=owner,
-            timeout=settings.openai_timeout_seconds,
-            diarized=asked.diarized,
-            logprobs=asked.logprobs,
+            jobs, job.id, asked, owner=owner, timeout=settings.openai_timeout_seconds
         )
         return StreamingResponse(body, media_type=STREAM_MEDIA_TYPE, headers=STREAM_HEADERS)
     job = await wait_for_final(jobs, job.id, settings.openai_timeout_seconds)
