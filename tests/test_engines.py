@@ -12,9 +12,9 @@ from audiotext import audio
 from audiotext.config import Settings
 from audiotext.engine import EngineRegistry, Segment, TranscribeOptions, Word
 from audiotext.engine.base import SAMPLE_RATE
+from audiotext.engine.bundled import bundled_model_path
 from audiotext.engine.faster_whisper import (
     EARLY_TEXT_SECONDS,
-    bundled_model_path,
     early_cut,
     resolve_model,
     shifted,

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from audiotext.engine.faster_whisper import bundled_model_path
+from audiotext.engine.bundled import bundled_model_path
 
 
 def raw_transcriber(threads: int, *, words: bool = True) -> Callable[[Path], float]:

@@ -198,6 +198,11 @@ class Settings(BaseSettings):
         default_factory=list, description="Tolerations added to CPU worker pods only."
     )
     worker_priority_class: str = Field("", description="priorityClassName of worker pods.")
+    worker_models_claim: str = Field(
+        "",
+        description="A PersistentVolumeClaim of models, mounted read-only in worker pods as "
+        "their AUDIOTEXT_MODEL_DIR; empty: the models baked into the worker image.",
+    )
     worker_runtime_class: str = Field(
         "", description="runtimeClassName of GPU worker pods (e.g. nvidia)."
     )

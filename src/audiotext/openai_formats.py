@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection, Iterable
+from dataclasses import asdict
 from typing import Any
 
 from audiotext.engine.base import Segment, Transcript
@@ -33,6 +34,9 @@ def openai_verbose(t: Transcript, granularities: Collection[str]) -> dict[str, A
         "text": t.text,
         "usage": usage_of(t),
     }
+    if t.languages is not None:
+        # Extension: the languages detected over the whole file, the most spoken first.
+        body["languages"] = [asdict(share) for share in t.languages]
     if "segment" in granularities or not granularities:
         body["segments"] = [
             {

@@ -88,7 +88,11 @@ def transcribe_audio(
         if on_progress is not None:
             on_progress(progress_of(segment, info.duration), segment)
     return Transcript(
-        language=info.language, duration=info.duration, segments=collected, task=options.task
+        language=info.language,
+        duration=info.duration,
+        segments=collected,
+        task=options.task,
+        languages=info.languages,
     )
 
 
@@ -209,7 +213,11 @@ async def _transcribe_reporting(
         else:
             await jobs.publish_segment(job, segment)
     return Transcript(
-        language=info.language, duration=info.duration, segments=collected, task=options.task
+        language=info.language,
+        duration=info.duration,
+        segments=collected,
+        task=options.task,
+        languages=info.languages,
     )
 
 

@@ -305,6 +305,19 @@ def test_the_worker_runs_the_job_id_with_the_secret_as_its_environment() -> None
     assert {e["name"]: e["value"] for e in worker["env"]}["AUDIOTEXT_MODEL"] == "small"
 
 
+def test_a_models_claim_is_mounted_read_only_as_the_model_dir() -> None:
+    plain = build_job(resource(), JOB_ID, settings())
+    assert [v["name"] for v in pod_spec(plain)["volumes"]] == ["tmp"]
+    assert "AUDIOTEXT_MODEL_DIR" not in {e["name"] for e in container(plain)["env"]}
+    job = build_job(resource(model="large-v3"), JOB_ID, settings(worker_models_claim="models"))
+    volumes = {v["name"]: v for v in pod_spec(job)["volumes"]}
+    assert volumes["models"]["persistentVolumeClaim"] == {"claimName": "models", "readOnly": True}
+    mounts = {m["name"]: m for m in container(job)["volumeMounts"]}
+    assert mounts["models"] == {"name": "models", "mountPath": "/models", "readOnly": True}
+    env = {e["name"]: e["value"] for e in container(job)["env"]}
+    assert env["AUDIOTEXT_MODEL_DIR"] == "/models" and env["AUDIOTEXT_MODEL"] == "large-v3"
+
+
 def test_the_pod_meets_the_restricted_security_standard() -> None:
     job = build_job(resource(), JOB_ID, settings())
     pod, worker = pod_spec(job), container(job)

@@ -39,6 +39,7 @@ class Segment:
     temperature: float = 0.0
     speaker: str | None = None  # with diarization
     tokens: list[int] = field(default_factory=list)  # the decoder's text tokens
+    language: str | None = None  # where the file's language was detected over its whole length
 
 
 @dataclass(frozen=True)
@@ -50,10 +51,20 @@ class Speaker:
 
 
 @dataclass(frozen=True)
+class LanguageShare:
+    """One language of a file: its seconds of speech, and how sure the detection was."""
+
+    language: str
+    seconds: float
+    probability: float
+
+
+@dataclass(frozen=True)
 class TranscriptInfo:
     language: str
     language_probability: float
     duration: float
+    languages: list[LanguageShare] | None = None  # detected over the whole file
 
 
 @dataclass
@@ -63,6 +74,7 @@ class Transcript:
     segments: list[Segment]
     task: str = "transcribe"
     speakers: list[Speaker] | None = None  # None: not diarized
+    languages: list[LanguageShare] | None = None  # None: one language, given or detected once
 
     @property
     def text(self) -> str:
@@ -82,6 +94,8 @@ class Transcript:
         }
         if self.speakers is not None:
             body["speakers"] = [asdict(s) for s in self.speakers]
+        if self.languages is not None:
+            body["languages"] = [asdict(share) for share in self.languages]
         return body
 
     @classmethod
@@ -91,12 +105,14 @@ class Transcript:
             for s in data.get("segments", [])
         ]
         speakers = data.get("speakers")
+        languages = data.get("languages")
         return cls(
             language=data.get("language", ""),
             duration=float(data.get("duration", 0.0)),
             segments=segments,
             task=data.get("task", "transcribe"),
             speakers=None if speakers is None else [Speaker(**s) for s in speakers],
+            languages=None if languages is None else [LanguageShare(**x) for x in languages],
         )
 
 
@@ -106,9 +122,11 @@ def segment_dict(segment: Segment) -> dict[str, Any]:
 
 
 def _without_speaker(fields: dict[str, Any]) -> dict[str, Any]:
-    """A segment's or word's fields; ``speaker`` only where diarization set it."""
-    if fields.get("speaker") is None:
-        fields.pop("speaker", None)
+    """A segment's or word's fields; ``speaker`` only where diarization set it (and a
+    segment's ``language`` only where the file's languages were detected)."""
+    for optional in ("speaker", "language"):
+        if fields.get(optional) is None:
+            fields.pop(optional, None)
     if "words" in fields:
         fields["words"] = [_without_speaker(w) for w in fields["words"]]
     return fields

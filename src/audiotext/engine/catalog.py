@@ -1,6 +1,7 @@
 """The models this server can serve without downloading anything: the configured default,
-the ones shipped in Python packages, those found in ``AUDIOTEXT_MODEL_DIR``, and the names
-OpenAI clients send for the default. No engine is imported here (the gateway has none)."""
+the ones shipped in Python packages (engine.bundled), those found in ``AUDIOTEXT_MODEL_DIR``,
+and the names OpenAI clients send for the default. No engine is imported here (the gateway
+has none)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from audiotext.config import DEFAULT_MODEL, Settings
-from audiotext.engine.faster_whisper import bundled_model_path
+from audiotext.config import Settings
+from audiotext.engine.bundled import bundled_names
 
 # Names that OpenAI clients send; they all mean "the configured default model".
 OPENAI_ALIASES = (
@@ -36,9 +37,8 @@ class ModelEntry:
 def available_models(settings: Settings) -> list[ModelEntry]:
     """Every model a request may name, the default first, then its aliases."""
     found: dict[str, int] = {settings.model: _created(_local_path(settings.model))}
-    bundled = bundled_model_path(DEFAULT_MODEL)
-    if bundled is not None:
-        found.setdefault(DEFAULT_MODEL, _created(bundled))
+    for name in bundled_names():
+        found.setdefault(name, 0)
     for name, path in _model_dir_entries(settings.model_dir):
         found.setdefault(name, _created(path))
     entries = [ModelEntry(name, created) for name, created in found.items()]
@@ -70,9 +70,7 @@ def _model_dir_entries(root: Path | None) -> list[tuple[str, Path]]:
 
 
 def _local_path(name: str) -> Path | None:
-    if os.path.isdir(name):
-        return Path(name)
-    return bundled_model_path(name)
+    return Path(name) if os.path.isdir(name) else None
 
 
 def _created(path: Path | None) -> int:

