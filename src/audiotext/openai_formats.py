@@ -48,7 +48,7 @@ def openai_verbose(t: Transcript, granularities: Collection[str]) -> dict[str, A
                 "tokens": s.tokens,
                 "temperature": s.temperature,
                 "avg_logprob": s.avg_logprob,
-                "compression_ratio": 0.0,
+                "compression_ratio": s.compression_ratio,
                 "no_speech_prob": s.no_speech_prob,
             }
             for s in t.segments

@@ -23,6 +23,7 @@ from audiotext.engine import (
     TranscribeOptions,
     Transcript,
 )
+from audiotext.engine.hallucination import checked
 from audiotext.jobs.choices import requested_formats, task_of
 from audiotext.jobs.errors import (
     AudioTextError,
@@ -83,7 +84,7 @@ def transcribe_audio(
     """Blocking: run the engine over decoded audio, reporting progress per segment."""
     segments, info = engine.transcribe(samples, options)
     collected = []
-    for segment in segments:
+    for segment in checked(segments):
         collected.append(segment)
         if on_progress is not None:
             on_progress(progress_of(segment, info.duration), segment)
@@ -199,7 +200,7 @@ async def _transcribe_reporting(
     segments, info = await asyncio.to_thread(engine.transcribe, samples, options)
     job = await jobs.report_progress(job_id, 0, language=info.language, duration=info.duration)
     collected: list[Segment] = []
-    iterator: Iterator[Segment] = iter(segments)
+    iterator: Iterator[Segment] = checked(iter(segments))
     while True:
         segment = await asyncio.to_thread(next, iterator, None)
         if segment is None:

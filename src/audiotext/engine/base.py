@@ -40,6 +40,9 @@ class Segment:
     speaker: str | None = None  # with diarization
     tokens: list[int] = field(default_factory=list)  # the decoder's text tokens
     language: str | None = None  # where the file's language was detected over its whole length
+    compression_ratio: float = 0.0  # of its text (gzip): repetitive text compresses well
+    confidence: str = "high"  # high, medium or low (engine.hallucination)
+    repetition_cut: bool = False  # a decoder loop was cut off its end
 
 
 @dataclass(frozen=True)

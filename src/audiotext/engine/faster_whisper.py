@@ -231,4 +231,5 @@ def _segments(raw: Iterator[Any], language: str | None = None) -> Iterator[Segme
             temperature=float(s.temperature or 0.0),
             tokens=[int(t) for t in s.tokens],
             language=language,
+            compression_ratio=round(float(s.compression_ratio), 3),
         )

@@ -80,6 +80,7 @@ class OpenAIWhisperEngine:
                 no_speech_prob=float(s.get("no_speech_prob", 0.0)),
                 temperature=float(s.get("temperature", 0.0)),
                 tokens=[int(t) for t in s.get("tokens", [])],
+                compression_ratio=round(float(s.get("compression_ratio", 0.0)), 3),
             )
             for i, s in enumerate(result["segments"])
         ]
