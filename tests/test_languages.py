@@ -173,6 +173,7 @@ async def test_the_languages_reach_the_job_and_verbose_json(
     assert body["language"] == "french" and body["languages"][0]["language"] == "fr"
     job = (await client.get("/api/v1/job/read?limit=1")).json()["items"][0]
     assert job["language"] == "fr" and job["model"] == "base"
+    assert job["languages"][0]["language"] == "fr" and job["languages"][0]["seconds"] > 5
     stored = (await client.get(f"/api/v1/job/{job['id']}/transcript?format=json")).json()
     assert stored["languages"][0]["language"] == "fr"
     assert {s.get("language") for s in stored["segments"]} == {"fr"}

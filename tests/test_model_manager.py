@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import subprocess
 import sys
 import threading
 import time
+import weakref
 from typing import Any
 
 import pytest
@@ -133,3 +135,15 @@ def test_an_unloaded_model_gives_its_memory_back(jfk: Any) -> None:
     grew = rss["loaded"] - rss["before"]
     assert grew > 30 * 2**20, rss  # tiny.en in int8, and its working memory
     assert rss["unloaded"] - rss["before"] < grew / 2, rss
+
+
+def test_a_manager_nobody_holds_goes_with_its_models_before_their_time() -> None:
+    class Model:
+        pass
+
+    manager = ModelManager(ttl=3600)
+    with manager.use("a", lambda _: Model()) as model:
+        alive = weakref.ref(model)
+    del model, manager
+    gc.collect()
+    assert alive() is None  # the thread that watches the time holds it only weakly

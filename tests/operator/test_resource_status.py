@@ -474,3 +474,16 @@ def test_the_row_brings_progress_language_duration_attempts_and_outputs() -> Non
     succeeded = observe_job(job(succeeded=1, conditions=[condition("Complete")]))
     done = with_row({}, row(status=JobStatus.COMPLETED), succeeded, {"txt": "s3://b/t.txt"})
     assert done["progress"] == 100 and done["outputs"] == {"txt": "s3://b/t.txt"}
+
+
+def test_a_succeeded_job_shows_the_speakers_and_languages_its_row_found() -> None:
+    succeeded = observe_job(job(succeeded=1, conditions=[condition("Complete")]))
+    languages = [
+        {"language": "de", "seconds": 30.5, "probability": 0.93},
+        {"language": "fr", "seconds": 12.0, "probability": 0.71},
+    ]
+    found = row(status=JobStatus.COMPLETED, speakers=2, languages=languages)
+    done = with_row({}, found, succeeded, {})
+    assert done["speakers"] == 2 and done["languages"] == languages
+    running = with_row({}, row(languages=languages), observe_job(job(active=1)), {})
+    assert "languages" not in running  # known once the job is done

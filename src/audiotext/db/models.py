@@ -85,6 +85,8 @@ class TranscriptionJobRow(Base):
     callback_attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
     callback_status: Mapped[str | None] = mapped_column(sa.String(255))
     speakers: Mapped[int | None] = mapped_column(sa.Integer)  # found by diarization
+    # [{language, seconds, probability}], detected over the whole file (most spoken first)
+    languages: Mapped[list[dict[str, Any]] | None] = mapped_column(sa.JSON)
 
 
 class ApiKeyRow(Base):

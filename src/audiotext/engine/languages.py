@@ -17,8 +17,9 @@ if TYPE_CHECKING:
 # A stretch of speech long enough for Whisper to tell its language, short enough to follow a
 # switch; pauses this long or longer end a stretch early.
 STRETCH_SECONDS = (8.0, 25.0)
-# Whole-file detection looks at no more stretches than this, spread over the file (each is
-# one pass of the encoder).
+# Whole-file detection first looks at about one stretch this many seconds apart, and at no
+# more than MAX_STRETCHES in all (each is one pass of the encoder).
+COARSE_SECONDS = 60.0
 MAX_STRETCHES = 48
 # A stretch detected with less confidence than this takes its neighbours' language.
 SURE = 0.5
@@ -106,17 +107,36 @@ def shares(found: Sequence[Span], speech: Sequence[tuple[int, int]]) -> list[Lan
 
 
 def language_spans(audio: Audio, detect: Detect) -> tuple[list[Span], list[LanguageShare]]:
-    """The spans of ``audio`` by language, and each language's share of the speech."""
+    """The spans of ``audio`` by language, and each language's share of the speech.
+
+    Detection is coarse first (about one stretch every COARSE_SECONDS, at most MAX_STRETCHES)
+    and fine only where two of those disagree: each detection is an encoder pass, and most
+    files are in one language."""
     speech = speech_regions(audio)
     cut = stretches(speech, len(audio))
     if not cut:
         return [], []
-    # A long file: stretches spread evenly over it, their languages carried to those between.
-    step = max(1, -(-len(cut) // MAX_STRETCHES))
+    seconds = len(audio) / SAMPLE_RATE / len(cut)
+    step = max(1, -(-len(cut) // MAX_STRETCHES), round(COARSE_SECONDS / max(seconds, 1.0)))
+    results: dict[int, tuple[str, float]] = {}
+
+    def detected_at(index: int) -> tuple[str, float]:
+        if index not in results:
+            _, end, voiced = cut[index]
+            results[index] = detect(audio[voiced:end])  # its speech, not what leads in
+        return results[index]
+
+    sampled = sorted({*range(0, len(cut), step), len(cut) - 1})
+    for before, after in itertools.pairwise(sampled):
+        (first, sure_first), (second, sure_second) = detected_at(before), detected_at(after)
+        if first != second or min(sure_first, sure_second) < SURE:
+            for index in range(before + 1, after):
+                detected_at(index)
     detected = []
-    for index, (start, end, voiced) in enumerate(cut):
-        if index % step == 0:
-            language, probability = detect(audio[voiced:end])  # its speech, not what leads in
+    language, probability = detected_at(0)
+    for index, (start, end, _) in enumerate(cut):
+        if index in results:
+            language, probability = results[index]  # else: carried from the one before
         detected.append(((start, end), language, probability))
     found = spans(detected)
     return found, shares(found, speech)

@@ -9,6 +9,7 @@ import gc
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -88,18 +89,37 @@ class ModelManager:
             return
         with self._guard:
             if self._reaper is None:
-                self._reaper = threading.Thread(target=self._reap, name="model-ttl", daemon=True)
+                # The thread holds the manager weakly: a manager nobody uses any more goes,
+                # its models with it, without waiting for their time to run out.
+                self._reaper = threading.Thread(
+                    target=_reap, args=(weakref.ref(self),), name="model-ttl", daemon=True
+                )
                 self._reaper.start()
 
-    def _reap(self) -> None:
-        tick = max(0.05, min(self.ttl, 60.0) / 4)
-        while True:
-            time.sleep(tick)
-            self.unload_idle()
-            with self._guard:
-                if not any(slot.model is not None for slot in self._slots.values()):
-                    self._reaper = None
-                    return
+    def _still_needed(self) -> bool:
+        """Whether the watching thread should go on (any model loaded); if not, it ends."""
+        with self._guard:
+            if any(slot.model is not None for slot in self._slots.values()):
+                return True
+            self._reaper = None
+            return False
+
+
+def _reap(manager_ref: weakref.ReferenceType[ModelManager]) -> None:
+    manager = manager_ref()
+    if manager is None:
+        return
+    tick = max(0.05, min(manager.ttl, 60.0) / 4)
+    del manager
+    while True:
+        time.sleep(tick)
+        manager = manager_ref()
+        if manager is None:
+            return
+        manager.unload_idle()
+        if not manager._still_needed():
+            return
+        del manager
 
 
 def _loaded(name: str, load: Callable[[str], Any]) -> Any:

@@ -10,6 +10,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from audiotext.jobs.states import JobStatus
 
 
+class LanguageShare(BaseModel):
+    language: str
+    seconds: float = Field(description="Seconds of speech in this language.")
+    probability: float = Field(description="How sure the detection was, from 0 to 1.")
+
+
 class JobPublic(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -28,6 +34,9 @@ class JobPublic(BaseModel):
     task: str
     audio_duration_seconds: float | None = None
     speakers: int | None = Field(None, description="How many speakers diarization found.")
+    languages: list[LanguageShare] | None = Field(
+        None, description="The languages detected over the whole file, the most spoken first."
+    )
     attempts: int = 0
     callback_url: str | None = None
     creation_date: datetime

@@ -289,6 +289,8 @@ class JobRow(ProgressRow, Protocol):
     def error_message(self) -> str | None: ...
     @property
     def speakers(self) -> int | None: ...
+    @property
+    def languages(self) -> list[dict[str, Any]] | None: ...
 
 
 def progress_status(row: ProgressRow) -> Body:
@@ -312,6 +314,8 @@ def with_row(status: Body, row: JobRow, observation: Observation, outputs: dict[
         merged["outputs"] = outputs
         if row.speakers is not None:
             merged["speakers"] = row.speakers
+        if row.languages:
+            merged["languages"] = row.languages
     return merged
 
 

@@ -12,6 +12,7 @@ import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import asdict
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -206,6 +207,9 @@ class JobService:
             completed_at=utcnow(),
             error_message=None,
             speakers=None if transcript.speakers is None else len(transcript.speakers),
+            languages=None
+            if transcript.languages is None
+            else [asdict(share) for share in transcript.languages],
         )
         return await self._finished(JobPublic.of(row))
 
