@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -177,3 +178,27 @@ async def test_the_languages_reach_the_job_and_verbose_json(
     stored = (await client.get(f"/api/v1/job/{job['id']}/transcript?format=json")).json()
     assert stored["languages"][0]["language"] == "fr"
     assert {s.get("language") for s in stored["segments"]} == {"fr"}
+
+
+@pytest.mark.slow
+def test_the_cli_finds_the_language_and_translates_from_it(spoken: dict[str, Path]) -> None:
+    audiotext = Path(sys.executable).parent / "audiotext"
+
+    def cli(*args: str) -> str:
+        done = subprocess.run(
+            [str(audiotext), "transcribe", str(spoken["de"]), "--model", "base", "-q", *args],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    transcript = json.loads(cli("--format", "json"))
+    assert transcript["language"] == "de" and transcript["languages"][0]["language"] == "de"
+    assert wer(SPEECH["de"][1], transcript["text"]) <= 0.35
+    english = cli("--task", "translate")
+    assert {"morning", "today", "year"} <= set(
+        english.lower().replace(",", " ").replace(".", " ").split()
+    )
