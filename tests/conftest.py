@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from audiotext.config import Settings
+from audiotext.engine import Engine, EngineRegistry
 
 from helpers import (
     JFK,
@@ -30,6 +31,12 @@ pytest_plugins = [
     for p in ("support.servers", "support.cluster")
     if (Path(__file__).parent / "support" / f"{p.split('.')[1]}.py").exists()
 ]
+
+
+@pytest.fixture(scope="session")
+def engine() -> Engine:
+    """One faster-whisper engine for the tests that transcribe directly (models load once)."""
+    return EngineRegistry(Settings(cpu_threads=2)).get()
 
 
 @pytest.fixture

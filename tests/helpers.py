@@ -19,10 +19,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from audiotext import audio
 from audiotext.api.app import create_app
 from audiotext.config import Settings
 from audiotext.db.migrate import upgrade
 from audiotext.db.session import Database
+from audiotext.engine import Engine, TranscribeOptions, Transcript
+from audiotext.pipeline import transcribe_audio
 from audiotext.services.keys import ApiKeyService
 
 # support.servers is a pytest plugin too (tests/conftest.py loads it), but conftest imports this
@@ -79,6 +82,14 @@ async def live_server(settings: Settings) -> AsyncIterator[str]:
     finally:
         server.should_exit = True
         await task
+
+
+def transcribed(engine: Engine, path: Path, **options: Any) -> Transcript:
+    """``path`` transcribed as a job is (the invented-text checks included); tiny.en unless
+    ``options`` says otherwise."""
+    return transcribe_audio(
+        engine, audio.decode(path), TranscribeOptions(**{"model": "tiny.en", **options})
+    )
 
 
 async def new_key(settings: Settings, name: str) -> tuple[str, str]:

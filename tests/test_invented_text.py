@@ -9,12 +9,10 @@ from pathlib import Path
 import pytest
 
 from audiotext import audio
-from audiotext.config import Settings
-from audiotext.engine import EngineRegistry, Segment, TranscribeOptions, Transcript
+from audiotext.engine import Engine, Segment
 from audiotext.engine.hallucination import checked, confidence, invented, without_loop
-from audiotext.pipeline import transcribe_audio
 
-from helpers import SPOKEN_TEXT
+from helpers import SPOKEN_TEXT, transcribed
 from wer import wer
 
 REPEATED_SECONDS = 180
@@ -98,19 +96,6 @@ def recordings(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return files
 
 
-@pytest.fixture(scope="module")
-def engine() -> object:
-    return EngineRegistry(Settings(cpu_threads=2)).get()
-
-
-def transcribe(engine: object, path: Path, **options: object) -> Transcript:
-    return transcribe_audio(
-        engine,  # type: ignore[arg-type]
-        audio.decode(path),
-        TranscribeOptions(**{"model": "tiny.en", **options}),  # type: ignore[arg-type]
-    )
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("model", "vad", "name"),
@@ -120,35 +105,35 @@ def transcribe(engine: object, path: Path, **options: object) -> Transcript:
     ],
 )
 def test_what_is_not_speech_gives_no_text(
-    engine: object, recordings: dict[str, Path], name: str, vad: bool, model: str
+    engine: Engine, recordings: dict[str, Path], name: str, vad: bool, model: str
 ) -> None:
-    result = transcribe(engine, recordings[name], model=model, vad_filter=vad)
+    result = transcribed(engine, recordings[name], model=model, vad_filter=vad)
     assert result.text == "", [(s.text, s.no_speech_prob, s.avg_logprob) for s in result.segments]
 
 
 @pytest.mark.slow
 def test_silences_inside_and_after_speech_stay_silent(
-    engine: object, recordings: dict[str, Path]
+    engine: Engine, recordings: dict[str, Path]
 ) -> None:
-    gaps = transcribe(engine, recordings["gaps"])
+    gaps = transcribed(engine, recordings["gaps"])
     assert wer(" ".join([SPOKEN_TEXT] * 3), gaps.text) <= 0.15, gaps.text
     length = (audio.probe(recordings["gaps"]).duration or 0) - 60
     spoken = length / 3
     for gap in ((spoken, spoken + 30), (2 * spoken + 30, 2 * spoken + 60)):
         inside = [s for s in gaps.segments if gap[0] + 1 < s.start and s.end < gap[1] - 1]
         assert not inside, inside
-    trailing = transcribe(engine, recordings["trailing"], vad_filter=False)
+    trailing = transcribed(engine, recordings["trailing"], vad_filter=False)
     assert wer(SPOKEN_TEXT, trailing.text) <= 0.15, trailing.text
     assert all(s.start < spoken + 1 for s in trailing.segments), trailing.segments
 
 
 @pytest.mark.slow
 def test_one_phrase_said_again_and_again_is_all_kept(
-    engine: object, recordings: dict[str, Path]
+    engine: Engine, recordings: dict[str, Path]
 ) -> None:
     # Every 30 s window holds the phrase seven times: it compresses as well as a decoder
     # loop does, and none of it may be cut.
-    result = transcribe(engine, recordings["repeated"], word_timestamps=False)
+    result = transcribed(engine, recordings["repeated"], word_timestamps=False)
     times = int(str(recordings["repeated-times"]))
     assert not any(s.repetition_cut for s in result.segments)
     assert wer(" ".join([SPOKEN_TEXT] * times), result.text) <= 0.15

@@ -15,13 +15,12 @@ from openai import AsyncOpenAI
 from openai.types.audio import TranscriptionVerbose
 
 from audiotext import audio
-from audiotext.config import Settings
-from audiotext.engine import EngineRegistry, TranscribeOptions, Transcript
+from audiotext.engine import Engine
 from audiotext.engine.base import SAMPLE_RATE
 from audiotext.engine.bundled import SPLIT_MODELS, bundled_model_path, bundled_names
 from audiotext.engine.languages import Span, shares, spans, stretches
-from audiotext.pipeline import transcribe_audio
 
+from helpers import transcribed
 from wer import wer
 
 S = SAMPLE_RATE
@@ -106,24 +105,11 @@ def spoken(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {**files, "mixed": mixed, "late": late}
 
 
-@pytest.fixture(scope="module")
-def engine() -> object:
-    return EngineRegistry(Settings(cpu_threads=2)).get()
-
-
-def transcribe(engine: object, path: Path, **options: object) -> Transcript:
-    return transcribe_audio(
-        engine,  # type: ignore[arg-type]
-        audio.decode(path),
-        TranscribeOptions(model="base", **options),  # type: ignore[arg-type]
-    )
-
-
 @pytest.mark.slow
 def test_a_file_that_switches_language_is_transcribed_span_by_span(
-    engine: object, spoken: dict[str, Path]
+    engine: Engine, spoken: dict[str, Path]
 ) -> None:
-    mixed = transcribe(engine, spoken["mixed"])
+    mixed = transcribed(engine, spoken["mixed"], model="base")
     assert mixed.languages is not None
     assert {share.language for share in mixed.languages} == set(SPEECH)
     order = [s.language for s in mixed.segments]
@@ -136,7 +122,7 @@ def test_a_file_that_switches_language_is_transcribed_span_by_span(
             for s in mixed.segments
             if s.language == language and offset - 0.5 <= s.start < offset + length
         )
-        alone = transcribe(engine, spoken[language], language=language).text
+        alone = transcribed(engine, spoken[language], model="base", language=language).text
         reference = SPEECH[language][1]
         assert wer(reference, span) <= wer(reference, alone) + 0.1, (language, span, alone)
         offset += length
@@ -144,11 +130,11 @@ def test_a_file_that_switches_language_is_transcribed_span_by_span(
 
 @pytest.mark.slow
 def test_the_language_is_the_speech_s_not_the_noise_before_it(
-    engine: object, spoken: dict[str, Path]
+    engine: Engine, spoken: dict[str, Path]
 ) -> None:
-    late = transcribe(engine, spoken["late"])
+    late = transcribed(engine, spoken["late"], model="base")
     assert late.language == "fr", late.languages
-    asked = transcribe(engine, spoken["mixed"], language="de")
+    asked = transcribed(engine, spoken["mixed"], model="base", language="de")
     assert asked.languages is None and asked.language == "de"  # an explicit language wins
     assert all(s.language is None for s in asked.segments)
 
