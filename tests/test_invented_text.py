@@ -67,7 +67,7 @@ def recordings(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     for name, effect in NOT_SPEECH.items():
         files[name] = folder / f"{name}.wav"
         subprocess.run(
-            ["sox", "-n", "-r", "16000", "-c", "1", str(files[name]), *effect], check=True
+            ["sox", "-R", "-n", "-r", "16000", "-c", "1", str(files[name]), *effect], check=True
         )
     speech = folder / "speech.wav"
     subprocess.run(["espeak-ng", "-s", "140", "-w", str(speech), SPOKEN_TEXT], check=True)

@@ -96,7 +96,7 @@ def spoken(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     subprocess.run(["sox", *map(str, files.values()), str(mixed)], check=True)
     noise = folder / "noise.wav"
     subprocess.run(
-        ["sox", "-n", "-r", "16000", "-c", "1", str(noise), "synth", "45", "pinknoise",
+        ["sox", "-R", "-n", "-r", "16000", "-c", "1", str(noise), "synth", "45", "pinknoise",
          "vol", "0.3"],
         check=True,
     )  # fmt: skip
