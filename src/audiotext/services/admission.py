@@ -25,9 +25,8 @@ class JobRequest:
     engine: str | None = None
     language: str | None = None
     task: Task = "transcribe"
-    prompt: str | None = None
-    temperature: float | None = None
     callback_url: str | None = None
+    # Beyond these fields: how to decode (jobs.decoding), diarization, formats, and more.
     options: dict[str, Any] = field(default_factory=dict)
 
 
@@ -35,11 +34,6 @@ def pending_row(
     settings: Settings, request: JobRequest, url: str, **fields: Any
 ) -> TranscriptionJobRow:
     """A new job's row as the request asks for it; ``fields`` adds id, owner, duration."""
-    options = dict(request.options)
-    if request.prompt is not None:
-        options["prompt"] = request.prompt
-    if request.temperature is not None:
-        options["temperature"] = request.temperature
     return TranscriptionJobRow(
         filename=request.filename[:255],
         url=url,
@@ -51,7 +45,7 @@ def pending_row(
         task=request.task,
         progress=0,
         attempts=0,
-        options=options,
+        options=dict(request.options),
         callback_url=request.callback_url,
         callback_attempts=0,
         **fields,
