@@ -8,7 +8,7 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-from audiotext.api.errors import openai_error_type
+from audiotext.api.errors import OPENAI_PREFIX, error_body
 from audiotext.api.openai_form import OpenAIRequest
 from audiotext.engine.base import Transcript
 from audiotext.jobs.errors import AudioTextError, TranscriptionFailed
@@ -30,17 +30,8 @@ async def transcript_stream(
     except AudioTextError as exc:
         # After the first byte the status is sent: the error is the stream's last event,
         # which the SDK raises as an APIError.
-        yield sse(
-            {
-                "type": "error",
-                "error": {
-                    "message": exc.message,
-                    "type": openai_error_type(exc.status_code),
-                    "param": exc.param,
-                    "code": exc.code,
-                },
-            }
-        )
+        body = error_body(OPENAI_PREFIX, exc.status_code, exc.message, exc.code, exc.param)
+        yield sse({"type": "error", **body})
 
 
 def sse(event: dict[str, Any]) -> bytes:
@@ -65,10 +56,7 @@ async def _events(
             first = False
         streamed_until = segment.end
     if status is not JobStatus.COMPLETED:
-        job = await jobs.get(job_id, owner=owner)
-        raise TranscriptionFailed(
-            f"transcription {job.status.value}: {job.error_message or 'no reason'}"
-        )
+        raise TranscriptionFailed.of(await jobs.get(job_id, owner=owner))
     transcript = await jobs.transcript(job_id, owner=owner)
     # Whatever the bus did not carry (it is not durable) comes from the stored transcript.
     for segment in transcript.segments:

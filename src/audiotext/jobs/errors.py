@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from audiotext.jobs.schemas import JobPublic
+
 
 class AudioTextError(Exception):
     """Base of every error a client may see."""
@@ -64,6 +69,11 @@ class TranscriptionFailed(AudioTextError):
 
     status_code = 500
     code = "transcription_failed"
+
+    @classmethod
+    def of(cls, job: JobPublic) -> TranscriptionFailed:
+        """The error of ``job``, as it ended."""
+        return cls(f"transcription {job.status.value}: {job.error_message or 'no reason'}")
 
 
 class ModelNotFound(AudioTextError):

@@ -141,9 +141,7 @@ async def _handle(
         return StreamingResponse(body, media_type=STREAM_MEDIA_TYPE, headers=STREAM_HEADERS)
     job = await wait_for_final(jobs, job.id, settings.openai_timeout_seconds)
     if job.status != JobStatus.COMPLETED:
-        raise TranscriptionFailed(
-            f"transcription {job.status.value}: {job.error_message or 'no reason'}"
-        )
+        raise TranscriptionFailed.of(job)
     transcript = await jobs.transcript(job.id, owner=owner)
     return _rendered(transcript, asked)
 
