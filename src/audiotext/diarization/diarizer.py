@@ -19,6 +19,7 @@ from audiotext.diarization.turns import (
     window_starts,
 )
 from audiotext.engine.base import SAMPLE_RATE, Speaker, Transcript
+from audiotext.engine.vad import speech_regions
 
 WINDOW_SECONDS = 1.6
 STEP_SECONDS = 0.5
@@ -26,14 +27,10 @@ STEP_SECONDS = 0.5
 KNOWN_VOICE = 0.7
 
 
-def speech_regions(samples: Array) -> list[tuple[float, float]]:
+def speech_seconds(samples: Array) -> list[tuple[float, float]]:
     """(start, end) seconds of each stretch of speech."""
-    from faster_whisper.vad import VadOptions, get_speech_timestamps
-
-    stamps = get_speech_timestamps(
-        samples, VadOptions(min_silence_duration_ms=250, speech_pad_ms=100)
-    )
-    return [(s["start"] / SAMPLE_RATE, s["end"] / SAMPLE_RATE) for s in stamps]
+    regions = speech_regions(samples, min_silence_ms=250, pad_ms=100)
+    return [(start / SAMPLE_RATE, end / SAMPLE_RATE) for start, end in regions]
 
 
 def speaking_time(turns: list[Turn], names: dict[int, str]) -> list[Speaker]:
@@ -57,7 +54,7 @@ class Diarizer:
         """Blocking: ``transcript`` with a speaker on every segment and word, and the
         speakers' list; segments that span a change of speaker are split there. A speaker
         whose voice matches one of the ``known`` (name, clip) pairs takes its name."""
-        regions = speech_regions(samples)
+        regions = speech_seconds(samples)
         if not regions:
             return replace(transcript, speakers=[])
         duration = len(samples) / SAMPLE_RATE

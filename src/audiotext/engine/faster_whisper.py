@@ -23,6 +23,7 @@ from audiotext.engine.base import (
 from audiotext.engine.bundled import bundled_model_path
 from audiotext.engine.languages import Span, language_spans
 from audiotext.engine.models import ModelManager
+from audiotext.engine.vad import speech_regions
 from audiotext.jobs.decoding import engine_vad_parameters
 from audiotext.jobs.errors import EngineError
 
@@ -157,12 +158,10 @@ def early_cut(audio: Audio) -> int | None:
     earliest, latest = EARLY_TEXT_SECONDS
     if len(audio) < 2 * latest * SAMPLE_RATE:
         return None
-    from faster_whisper.vad import VadOptions, get_speech_timestamps
-
     window = audio[: int((latest + 5) * SAMPLE_RATE)]
-    speech = get_speech_timestamps(window, VadOptions(min_silence_duration_ms=200))
-    for before, after in itertools.pairwise(speech):
-        pause = (before["end"] + after["start"]) // 2
+    speech = speech_regions(window, min_silence_ms=200)
+    for (_, end), (following, _) in itertools.pairwise(speech):
+        pause = (end + following) // 2
         if earliest * SAMPLE_RATE <= pause <= latest * SAMPLE_RATE:
             return int(pause)
     return None

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from audiotext.engine.base import SAMPLE_RATE, LanguageShare
+from audiotext.engine.vad import speech_regions
 
 if TYPE_CHECKING:
     from audiotext.engine.base import Audio
@@ -39,14 +40,6 @@ class Span:
     @property
     def seconds(self) -> float:
         return (self.end - self.start) / SAMPLE_RATE
-
-
-def speech_regions(audio: Audio) -> list[tuple[int, int]]:
-    """(start, end) samples of each stretch of speech Silero VAD finds."""
-    from faster_whisper.vad import VadOptions, get_speech_timestamps
-
-    stamps = get_speech_timestamps(audio, VadOptions(min_silence_duration_ms=300))
-    return [(int(s["start"]), int(s["end"])) for s in stamps]
 
 
 def stretches(regions: Sequence[tuple[int, int]], length: int) -> list[tuple[int, int, int]]:
@@ -112,7 +105,7 @@ def language_spans(audio: Audio, detect: Detect) -> tuple[list[Span], list[Langu
     Detection is coarse first (about one stretch every COARSE_SECONDS, at most MAX_STRETCHES)
     and fine only where two of those disagree: each detection is an encoder pass, and most
     files are in one language."""
-    speech = speech_regions(audio)
+    speech = speech_regions(audio, min_silence_ms=300)
     cut = stretches(speech, len(audio))
     if not cut:
         return [], []
