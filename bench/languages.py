@@ -15,7 +15,6 @@ The multilingual ``base`` model (bundled, CPU int8, 2 threads, the service's def
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import subprocess
 import sys
@@ -23,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchkit import audio
+from benchkit import audio, report
 from benchkit.report import Row, fmt, print_table
 
 from audiotext import audio as decoding
@@ -78,11 +77,7 @@ def raw_text(engine: Engine, file: Path) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="one repeat")
-    parser.add_argument("--repeats", type=int, default=3)
-    args = parser.parse_args()
-    repeats = 1 if args.quick else args.repeats
+    repeats = report.repeats(__doc__)
     engine = EngineRegistry(Settings(cpu_threads=2)).get()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -120,7 +115,7 @@ def main() -> int:
                     fmt(after, 3), "-", "not worse", after <= before + 0.005)
             )  # fmt: skip
     print_table(f"Languages over the whole file (base model), median of {repeats}", rows)
-    return 0 if all(r.ok is not False for r in rows) else 1
+    return report.exit_code(rows)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ timestamps) against raw faster-whisper without word timestamps. Target: ≤ 1.10
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import statistics
 import sys
@@ -29,7 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-from benchkit import audio
+from benchkit import audio, report
 from benchkit.processes import gateway
 from benchkit.raw import openai_seconds, raw_transcriber
 from benchkit.report import Row, fmt, print_table
@@ -83,11 +82,7 @@ def followed_by_sockets(url: str, job_id: str, count: int) -> float:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="one repeat")
-    parser.add_argument("--repeats", type=int, default=3)
-    args = parser.parse_args()
-    repeats = 1 if args.quick else args.repeats
+    repeats = report.repeats(__doc__)
     file = audio.speech(2)
     raw_words, raw_plain = raw_transcriber(THREADS), raw_transcriber(THREADS, words=False)
     loads: dict[str, Callable[[str, str], float]] = {
@@ -121,7 +116,7 @@ def main() -> int:
         rows,
         [f"file: {file.name}, {audio.duration(file):.0f} s; `audiotext serve` defaults"],
     )
-    return 0 if all(r.ok is not False for r in rows) else 1
+    return report.exit_code(rows)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ warm model. Each repeat sends the file once with ``stream=true`` (timing the fir
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import sys
@@ -20,7 +19,7 @@ import time
 from pathlib import Path
 
 import httpx
-from benchkit import audio
+from benchkit import audio, report
 from benchkit.processes import gateway
 from benchkit.raw import openai_seconds
 from benchkit.report import Row, fmt, print_table
@@ -58,11 +57,7 @@ def streamed(url: str, file: Path) -> tuple[float, float, int]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="one repeat")
-    parser.add_argument("--repeats", type=int, default=3)
-    args = parser.parse_args()
-    repeats = 1 if args.quick else args.repeats
+    repeats = report.repeats(__doc__)
     file = audio.speech(1)
     with tempfile.TemporaryDirectory() as tmp, gateway(Path(tmp)) as server:
         openai_seconds(server.url, audio.jfk())  # load the model
@@ -98,7 +93,7 @@ def main() -> int:
         rows,
         [f"file: {file.name}, {audio.duration(file):.0f} s; `audiotext serve` defaults"],
     )
-    return 0 if all(r.ok is not False for r in rows) else 1
+    return report.exit_code(rows)
 
 
 if __name__ == "__main__":

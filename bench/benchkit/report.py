@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 from dataclasses import dataclass
@@ -69,3 +70,17 @@ def print_table(title: str, rows: list[Row], notes: list[str] | None = None) -> 
     for note in notes or []:
         print(f"\n{note}")
     print(flush=True)
+
+
+def repeats(doc: str, default: int = 3) -> int:
+    """How many repeats the command line asks for: ``--repeats N``, or 1 with ``--quick``."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="one repeat")
+    parser.add_argument("--repeats", type=int, default=default)
+    args = parser.parse_args()
+    return 1 if args.quick else int(args.repeats)
+
+
+def exit_code(rows: list[Row]) -> int:
+    """0 when no row failed its target."""
+    return 0 if all(r.ok is not False for r in rows) else 1
