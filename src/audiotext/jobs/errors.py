@@ -141,3 +141,12 @@ class RateLimited(AudioTextError):
     def __init__(self, message: str, retry_after: int) -> None:
         super().__init__(message)
         self.headers = {"Retry-After": str(max(1, retry_after))}
+
+
+class RangeNotSatisfiable(AudioTextError):
+    status_code = 416
+    code = "range_not_satisfiable"
+
+    def __init__(self, message: str, size: int) -> None:
+        super().__init__(message)
+        self.headers = {"Content-Range": f"bytes */{size}"}

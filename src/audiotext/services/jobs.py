@@ -30,6 +30,7 @@ from audiotext.jobs.errors import (
     BackendUnavailable,
     InvalidTransition,
     JobNotFound,
+    ObjectNotFound,
 )
 from audiotext.jobs.schemas import JobPublic
 from audiotext.jobs.states import FINAL_STATES, UNFINISHED_STATES, JobStatus
@@ -87,6 +88,15 @@ class JobService:
             raise InvalidTransition(f"job {job_id} is {job.status.value}; no transcript yet")
         data = await self._storage.get_bytes(transcript_key(job_id, "json"))
         return Transcript.from_dict(json.loads(data))
+
+    async def audio(self, job_id: str, *, owner: str | None = None) -> tuple[JobPublic, str, int]:
+        """A job, the storage key of its audio and the audio's size in bytes."""
+        job = await self.get(job_id, owner=owner)
+        key = self._storage.key_for(job.url)
+        size = await self._storage.size(key)
+        if size is None:
+            raise ObjectNotFound(f"the audio of job {job_id} is no longer stored")
+        return job, key, size
 
     async def row(self, job_id: str) -> TranscriptionJobRow:
         """A job's whole row (what its run is made of); ``JobNotFound`` when there is none."""

@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+# The size of each chunk a ranged read yields.
+READ_CHUNK = 256 * 1024
+
 
 @dataclass(frozen=True)
 class PresignedUpload:
@@ -35,6 +38,10 @@ class ObjectStorage(Protocol):
     async def put_bytes(self, key: str, data: bytes, content_type: str) -> None: ...
 
     async def get_bytes(self, key: str) -> bytes: ...
+
+    def read_range(self, key: str, start: int, end: int) -> AsyncIterator[bytes]:
+        """Bytes ``start`` to ``end`` (inclusive) of the object, in chunks: what a media
+        player asks for with an HTTP range, never the whole object at once."""
 
     async def size(self, key: str) -> int | None:
         """The object's size in bytes, or None when it does not exist."""

@@ -22,7 +22,7 @@ from audiotext.jobs.errors import (
     PayloadTooLarge,
     UploadRejected,
 )
-from audiotext.storage.base import PresignedUpload
+from audiotext.storage.base import READ_CHUNK, PresignedUpload
 
 UPLOAD_PATH = "/api/v1/audio/upload/"
 
@@ -68,6 +68,24 @@ class LocalStorage:
             return await asyncio.to_thread(path.read_bytes)
         except FileNotFoundError:
             raise ObjectNotFound(f"object {key} not found") from None
+
+    async def read_range(self, key: str, start: int, end: int) -> AsyncIterator[bytes]:
+        path = self._path(key)
+        try:
+            handle = await asyncio.to_thread(path.open, "rb")
+        except FileNotFoundError:
+            raise ObjectNotFound(f"object {key} not found") from None
+        try:
+            await asyncio.to_thread(handle.seek, start)
+            left = end - start + 1
+            while left > 0:
+                chunk = await asyncio.to_thread(handle.read, min(READ_CHUNK, left))
+                if not chunk:
+                    return
+                left -= len(chunk)
+                yield chunk
+        finally:
+            handle.close()
 
     async def size(self, key: str) -> int | None:
         path = self._path(key)

@@ -27,7 +27,7 @@ from audiotext.jobs.errors import (
     ObjectNotFound,
     StorageRefused,
 )
-from audiotext.storage.base import PresignedUpload
+from audiotext.storage.base import READ_CHUNK, PresignedUpload
 
 _MISSING = {"404", "NoSuchKey", "NotFound"}
 # HEAD answers carry no error body, so a bare 403 stands for any of the named refusals.
@@ -165,6 +165,17 @@ class S3Storage:
         response = await self._call("get_object", Bucket=self.bucket, Key=self._full(key))
         body: bytes = await asyncio.to_thread(response["Body"].read)
         return body
+
+    async def read_range(self, key: str, start: int, end: int) -> AsyncIterator[bytes]:
+        response = await self._call(
+            "get_object", Bucket=self.bucket, Key=self._full(key), Range=f"bytes={start}-{end}"
+        )
+        body = response["Body"]
+        try:
+            while chunk := await asyncio.to_thread(body.read, READ_CHUNK):
+                yield chunk
+        finally:
+            body.close()
 
     async def size(self, key: str) -> int | None:
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -11,7 +12,7 @@ from starlette.datastructures import UploadFile
 from audiotext.api.deps import JobServiceDep, OwnerDep, SettingsDep, jobs_of, owner_of
 from audiotext.api.schemas import JobCreate, JobList, JobPublic, error_responses
 from audiotext.api.uploaded_file import form_text, saved_upload
-from audiotext.formats import MEDIA_TYPES, render
+from audiotext.formats import MEDIA_TYPES, render, with_speaker_names
 from audiotext.jobs.choices import OutputFormat
 from audiotext.jobs.decoding import DECODING_OPTIONS, decoding_options
 from audiotext.jobs.errors import InvalidParameter, UnsupportedAudio
@@ -189,6 +190,32 @@ async def get_transcript(
     jobs: JobServiceDep,
     owner: OwnerDep,
     format: Annotated[OutputFormat, Query()] = "txt",
+    speaker_names: Annotated[
+        str | None,
+        Query(
+            max_length=4000,
+            description='Names for the speakers, as a JSON object: {"SPEAKER_00": "Ada"}.',
+        ),
+    ] = None,
 ) -> Response:
+    names = _speaker_names(speaker_names)
     transcript = await jobs.transcript(job_id, owner=owner)
-    return Response(render(transcript, format), media_type=MEDIA_TYPES[format])
+    named = with_speaker_names(transcript, names)
+    return Response(render(named, format), media_type=MEDIA_TYPES[format])
+
+
+def _speaker_names(text: str | None) -> dict[str, str]:
+    if not text:
+        return {}
+    try:
+        names = json.loads(text)
+    except ValueError:
+        names = None
+    if not isinstance(names, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) and 0 < len(v.strip()) <= 64
+        for k, v in names.items()
+    ):
+        raise InvalidParameter(
+            "speaker_names must be a JSON object of speaker ids to names of 1 to 64 characters"
+        )
+    return {k: v.strip() for k, v in names.items()}
