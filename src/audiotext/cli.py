@@ -19,6 +19,8 @@ def _serve(settings: Settings) -> int:
 
     from audiotext.api.app import create_app
 
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+    print(f"AudioText: open http://{host}:{settings.port}/ in a browser", file=sys.stderr)
     uvicorn.run(
         create_app(settings),
         host=settings.host,

@@ -116,7 +116,8 @@ class Settings(BaseSettings):
     )
     secret_key: SecretStr = Field(
         SecretStr(""),
-        description="Key that signs local upload URLs; generated per data dir when empty.",
+        description="Key that signs local upload URLs and the web app's audio links; with "
+        "local storage generated per data dir when empty. Gateway replicas need the same one.",
     )
 
     # --- engine --------------------------------------------------------------------------

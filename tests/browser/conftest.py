@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
@@ -25,7 +26,19 @@ def auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     yield from serve(tmp_path_factory.mktemp("web-auth"), auth="true")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
+def s3_server(tmp_path_factory: pytest.TempPathFactory, minio_server: Any) -> Iterator[Server]:
+    """Storage in MinIO: the browser uploads straight to it with a presigned PUT."""
+    yield from serve(
+        tmp_path_factory.mktemp("web-s3"),
+        minio_server.env(),
+        storage_url="s3://webapp/audiotext",
+    )
+
+
+# Per module: Playwright's sync API runs an event loop of its own, which must be gone before
+# the suite's asyncio tests run.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     assert shutil.which(CHROMIUM), "chromium is not installed (.ci/run installs it with apt-get)"
     with sync_playwright() as playwright:

@@ -184,6 +184,71 @@ def test_files_refused_before_upload_and_by_the_server(
     assert httpx.get(f"{server.url}/api/v1/job/read").json()["total"] == before
 
 
+def test_text_appears_while_decoded_and_a_job_can_be_cancelled(
+    server: Server, page: Page, long_speech: Path
+) -> None:
+    page.goto(server.url)
+    submit(page, long_speech)
+    item = page.locator("#job-list li", has_text=long_speech.name)
+    live = item.locator(".live")
+    expect(live).to_contain_text("report", timeout=JOB_SECONDS)
+    expect(item.locator(".badge")).to_have_text("Transcribing")
+    shoot(page, "home-live")
+    page.get_by_role("button", name=f"Cancel {long_speech.name}").click()
+    expect(item.locator(".badge")).to_have_text("Cancelled", timeout=30_000)
+    expect(page.locator("#notice")).to_have_text("The job was cancelled.")
+    job = httpx.get(f"{server.url}/api/v1/job/read?status=cancelled").json()["items"][0]
+    assert job["filename"] == long_speech.name
+
+
+def test_jobs_filtered_and_paged(server: Server, page: Page, tmp_path: Path) -> None:
+    silence = tmp_path / "quiet.wav"
+    subprocess.run(
+        ["sox", "-n", "-r", "16000", "-c", "1", str(silence), "trim", "0", "1"], check=True
+    )
+    for i in range(11):
+        answer = httpx.post(
+            f"{server.url}/api/v1/job/transcribe",
+            files={"file": (f"quiet-{i:02d}.wav", silence.read_bytes(), "audio/wav")},
+        )
+        assert answer.status_code == 202, answer.text
+    total = httpx.get(f"{server.url}/api/v1/job/read").json()["total"]
+    assert total > 10
+    page.goto(server.url)
+    expect(page.locator("#page-info")).to_have_text(f"1\u201310 of {total}")
+    expect(page.locator("#job-list li")).to_have_count(10)
+    expect(page.locator("#job-list li").first).to_contain_text("quiet-10.wav")  # newest first
+    expect(page.get_by_role("button", name="Newer")).to_be_disabled()
+    page.get_by_role("button", name="Older").click()
+    expect(page.locator("#page-info")).to_have_text(f"11\u2013{total} of {total}")
+    expect(page.locator("#job-list li")).to_have_count(total - 10)
+    expect(page.get_by_role("button", name="Older")).to_be_disabled()
+
+    page.get_by_label("Show").select_option("cancelled")
+    expect(page.locator("#job-list li")).to_have_count(1)
+    expect(page.locator("#job-list li .badge")).to_have_text("Cancelled")
+    page.get_by_label("Show").select_option("failed")
+    expect(page.locator("#jobs-empty")).to_have_text("No jobs with this status.")
+    shoot(page, "home-filtered")
+
+
+@pytest.mark.s3
+def test_presigned_upload_straight_to_s3_and_audio_from_it(s3_server: Server, page: Page) -> None:
+    page.goto(s3_server.url)
+    puts: list[str] = []
+    page.on("request", lambda r: puts.append(r.url) if r.method == "PUT" else None)
+    record_upload_progress(page)
+    submit(page, JFK)
+    expect(page.locator("#upload-status")).to_contain_text("Uploaded", timeout=30_000)
+    assert len(puts) == 1 and not puts[0].startswith(s3_server.url)  # to S3 itself
+    assert "X-Amz-Signature" in puts[0]
+    assert any(0 < v < 100 for v in page.evaluate("window.uploadProgress"))
+    wait_done(page, "jfk.flac")
+    page.locator("#job-list li a", has_text="jfk.flac").click()
+    expect(page.locator("#segments")).to_contain_text("ask not what your country", timeout=15_000)
+    page.wait_for_function("document.getElementById('player').duration > 10")
+
+
 def test_api_key_prompt_and_only_that_keys_jobs(auth_server: Server, page: Page) -> None:
     auth_server.cli("migrate")
     mine = auth_server.cli("keys", "create", "--name", "mine").splitlines()[-1]

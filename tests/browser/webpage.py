@@ -34,10 +34,13 @@ class Server:
         return done.stdout.strip()
 
 
-def serve(folder: Path, **settings: str) -> Iterator[Server]:
+def serve(
+    folder: Path, extra_env: dict[str, str] | None = None, **settings: str
+) -> Iterator[Server]:
     port = free_port()
     env = {
         **os.environ,
+        **(extra_env or {}),
         "AUDIOTEXT_PORT": str(port),
         "AUDIOTEXT_DATA_DIR": str(folder / "data"),
         "AUDIOTEXT_CPU_THREADS": "2",

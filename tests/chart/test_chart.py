@@ -54,6 +54,7 @@ SECRET_KEYS = {
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
     "AUDIOTEXT_WEBHOOK_SECRET",
+    "AUDIOTEXT_SECRET_KEY",
 }
 Manifest = dict[str, Any]
 pytestmark = pytest.mark.helm

@@ -151,6 +151,11 @@ Secret, the migration hook's Secret and the worker Secret.
 {{- with include "audiotext.s3AccessKeyId" . }}{{ $_ := set $data "AWS_ACCESS_KEY_ID" . }}{{ end -}}
 {{- with include "audiotext.s3SecretAccessKey" . }}{{ $_ := set $data "AWS_SECRET_ACCESS_KEY" . }}{{ end -}}
 {{- with .Values.webhookSecret }}{{ $_ := set $data "AUDIOTEXT_WEBHOOK_SECRET" . }}{{ end -}}
+{{- /* One signing key for every gateway replica (the web app's audio links): the one given,
+       else one derived from the S3 secret, which the chart holds already. */ -}}
+{{- $s3Secret := include "audiotext.s3SecretAccessKey" . -}}
+{{- if .Values.secretKey }}{{ $_ := set $data "AUDIOTEXT_SECRET_KEY" .Values.secretKey }}
+{{- else if $s3Secret }}{{ $_ := set $data "AUDIOTEXT_SECRET_KEY" (printf "audiotext-links:%s:%s" .Release.Namespace $s3Secret | sha256sum) }}{{ end -}}
 {{- range $key, $value := $data }}
 {{ $key }}: {{ $value | b64enc | quote }}
 {{- end -}}

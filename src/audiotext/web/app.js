@@ -178,6 +178,15 @@ async function loadOptions() {
     $("language").append(new Option(languageName(code), code));
   }
   for (const id of ["min-speakers", "max-speakers"]) $(id).max = state.options.diarization.max_speakers;
+  $("download-buttons").replaceChildren(...state.options.output_formats.map((format) => {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "quiet";
+    button.dataset.format = format;
+    button.textContent = format;
+    button.addEventListener("click", () => download(format));
+    return button;
+  }));
   if (state.options.auth && !apiKey()) await askForKey("", true);
   await loadModels();
 }
@@ -542,7 +551,9 @@ async function openJob(id) {
   renderSpeakers();
   renderSegments();
   $("transcript-tools").hidden = false;
-  document.querySelector('[data-format="rttm"]').hidden = !state.transcript.speakers;
+  // Speaker turns only exist where the job said who spoke.
+  const rttm = document.querySelector('[data-format="rttm"]');
+  if (rttm) rttm.hidden = !state.transcript.speakers;
 }
 
 async function setAudio(id) {
@@ -777,9 +788,6 @@ function bind() {
   $("player").addEventListener("timeupdate", highlight);
   $("player").addEventListener("seeked", highlight);
   $("search").addEventListener("input", search);
-  for (const button of document.querySelectorAll("[data-format]")) {
-    button.addEventListener("click", () => download(button.dataset.format));
-  }
   $("copy-text").addEventListener("click", copyText);
   $("key-form").addEventListener("submit", submitKey);
   $("key-dialog").addEventListener("cancel", (event) => {

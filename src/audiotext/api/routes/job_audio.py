@@ -14,7 +14,7 @@ from audiotext.api.schemas import AudioLinkPublic, error_responses
 from audiotext.services.audio_links import LINK_SECONDS, byte_range
 
 router = APIRouter(
-    prefix="/api/v1/job", tags=["jobs"], responses=error_responses(401, 404, 429, 503, 504)
+    prefix="/api/v1/job", tags=["jobs"], responses=error_responses(401, 404, 422, 429, 503, 504)
 )
 AUDIO_PATH = "/api/v1/job/{job_id}/audio"
 

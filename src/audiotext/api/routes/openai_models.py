@@ -12,7 +12,7 @@ from audiotext.engine.catalog import available_models, find_model
 from audiotext.jobs.errors import ModelNotFound
 
 router = APIRouter(
-    prefix="/v1/models", tags=["openai"], responses=error_responses(401, 404, openai=True)
+    prefix="/v1/models", tags=["openai"], responses=error_responses(401, 404, 429, openai=True)
 )
 
 
