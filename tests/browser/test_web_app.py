@@ -96,6 +96,16 @@ def test_upload_watch_read_listen_download(server: Server, page: Page, tmp_path:
     assert position == pytest.approx(country["start"], abs=0.05)
     page.wait_for_function("document.querySelector('.word.current') !== null")
 
+    # By keyboard: a segment's time is a button, and focus is visible on it.
+    page.locator(".segment .time").first.focus()
+    page.keyboard.press("Tab")
+    second = page.locator(".segment .time").nth(1)
+    expect(second).to_be_focused()
+    assert second.evaluate("el => getComputedStyle(el).outlineStyle") != "none"
+    page.keyboard.press("Enter")
+    position = page.evaluate("document.getElementById('player').currentTime")
+    assert position == pytest.approx(transcript["segments"][1]["start"], abs=0.05)
+
     # Search marks the words that match.
     page.get_by_label("Search").fill("country")
     expect(page.locator("#search-count")).to_have_text("2 matches")
@@ -143,6 +153,7 @@ def test_speakers_are_coloured_and_renamed_in_view_and_downloads(
     with page.expect_download() as info:
         page.get_by_role("button", name="rttm", exact=True).click()
     assert " Ada " in Path(info.value.path()).read_text()
+    assert axe_violations(page) == []  # the speakers' colours among them
 
 
 def test_files_refused_before_upload_and_by_the_server(
@@ -267,6 +278,7 @@ def test_api_key_prompt_and_only_that_keys_jobs(auth_server: Server, page: Page)
     key_field = page.get_by_label("Key", exact=True)
     expect(key_field).to_have_attribute("type", "password")
     shoot(page, "key-prompt")
+    assert axe_violations(page) == []
 
     key_field.fill("at_wrong_key")
     page.get_by_role("button", name="Use this key").click()

@@ -194,6 +194,15 @@ async def test_helm_install_with_dev_values_transcribes_on_the_real_node(
         vtt = await client.get(f"/api/v1/job/{job_id}/transcript?format=vtt", headers=headers)
         assert vtt.text.startswith("WEBVTT"), vtt.text
 
+        # The web app through the chart's Service, and the job's audio from S3 for its player.
+        page = await client.get("/")
+        assert page.status_code == 200 and "/app/app.js" in page.text
+        assert (await client.get("/app/app.js")).status_code == 200
+        link = await client.post(f"/api/v1/job/{job_id}/audio-link", headers=headers)
+        played = await client.get(link.json()["url"], headers={"Range": "bytes=0-99"})
+        assert played.status_code == 206, played.text
+        assert played.content == jfk.read_bytes()[:100]
+
     # The resource follows the Job, which finishes just after the worker wrote the row.
     def phase() -> str | None:
         tj = release.cluster.json("get", "tj", job_id, "-n", release.namespace)
