@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from audiotext.engine.base import SAMPLE_RATE
 from audiotext.jobs.errors import InvalidAudio, UnsupportedAudio
@@ -145,3 +146,61 @@ def decode(path: Path) -> Audio:
     except (av.error.FFmpegError, ValueError, IndexError) as exc:
         raise InvalidAudio(f"the audio cannot be decoded: {exc}") from exc
     return np.asarray(audio, dtype=np.float32)
+
+
+def decode_range(path: Path, start: float, end: float) -> Audio:
+    """Seconds ``start`` to ``end`` of the file as 16 kHz mono float32: a seek, then only
+    that range is decoded, so a part of a long recording costs the memory of that part."""
+    import av
+    import numpy as np
+
+    wanted = max(0, round((end - start) * SAMPLE_RATE))
+    pieces: list[np.ndarray] = []
+    have = 0
+    try:
+        with av.open(str(path), metadata_errors="ignore") as container:
+            stream = container.streams.audio[0]
+            frames = _frames_from(container, stream, start)
+            first, frame = next(frames, (start, None))
+            skip = max(0, round((start - first) * SAMPLE_RATE))
+            resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
+            while frame is not None and have < wanted:
+                for out in resampler.resample(frame):
+                    chunk = out.to_ndarray().reshape(-1)
+                    if skip:
+                        dropped = min(skip, len(chunk))
+                        chunk, skip = chunk[dropped:], skip - dropped
+                    pieces.append(chunk[: wanted - have])
+                    have += len(pieces[-1])
+                frame = next(frames, (0.0, None))[1]
+    except (av.error.FFmpegError, ValueError, IndexError) as exc:
+        raise InvalidAudio(f"the audio cannot be decoded: {exc}") from exc
+    if not pieces:
+        return np.zeros(0, np.float32)
+    return np.concatenate(pieces).astype(np.float32, copy=False)
+
+
+def _frames_from(container: Any, stream: Any, start: float) -> Iterator[tuple[float, Any]]:
+    """(time, frame) of the decoded frames from one at or before ``start``. A seek may land
+    a little after the time asked for (Ogg does), so it backs off until it lands before."""
+    # Decoded audio starts at the stream's start time (an MP3's encoder delay): frame times
+    # are measured from there.
+    base = stream.time_base
+    origin = float(stream.start_time * base) if stream.start_time and base else 0.0
+    target = start
+    for _ in range(6):
+        if target > 0 and base is not None:
+            container.seek(int((target + origin) / base), stream=stream, backward=True)
+        elif target <= 0:
+            container.seek(0, stream=stream, backward=True)
+        frames = container.decode(stream)
+        frame = next(frames, None)
+        if frame is None:
+            return
+        time = float(frame.time) - origin if frame.time is not None else 0.0
+        if time <= start + 1e-6 or target <= 0:
+            yield time, frame
+            for frame in frames:
+                yield 0.0, frame
+            return
+        target = max(0.0, target - 2.0 * (1 + _))

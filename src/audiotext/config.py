@@ -8,7 +8,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     InitSettingsSource,
@@ -17,7 +17,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from audiotext.jobs.choices import EngineName
+from audiotext.jobs.choices import MIN_SHARD_SECONDS, EngineName
 
 DEFAULT_PORT = 3203
 DEFAULT_MODEL = "tiny.en"
@@ -135,6 +135,12 @@ class Settings(BaseSettings):
         0, ge=0, description="Batched inference (GPU); 0 keeps the sequential pipeline."
     )
     beam_size: int = Field(5, ge=1, le=10, description="Beam size of the decoder.")
+    shard_seconds: float = Field(
+        600.0,
+        ge=0,
+        description="Recordings longer than this are transcribed in shards of about this "
+        "length, cut at pauses, each decoding only its own part (bounded memory); 0: never.",
+    )
     vad_filter: bool = Field(True, description="Skip silence with voice activity detection.")
     model_dir: Path | None = Field(
         None, description="Where downloaded models are kept (larger models by name)."
@@ -240,6 +246,13 @@ class Settings(BaseSettings):
         False, description="Allow callbacks to loopback and private addresses."
     )
     webhook_max_attempts: int = Field(5, ge=1, le=20, description="Delivery attempts.")
+
+    @field_validator("shard_seconds")
+    @classmethod
+    def _shards_not_tiny(cls, value: float) -> float:
+        if 0 < value < MIN_SHARD_SECONDS:
+            raise ValueError(f"shard_seconds must be 0 (off) or at least {MIN_SHARD_SECONDS:.0f}")
+        return value
 
     @classmethod
     def settings_customise_sources(

@@ -9,11 +9,11 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from audiotext import audio
+from audiotext import audio, sharding
 from audiotext.db.models import TranscriptionJobRow
 from audiotext.diarization import DiarizeOptions
 from audiotext.engine import (
@@ -23,7 +23,9 @@ from audiotext.engine import (
     TranscribeOptions,
     Transcript,
 )
+from audiotext.engine.base import shifted
 from audiotext.engine.hallucination import checked
+from audiotext.engine.vad import speech_regions
 from audiotext.jobs.choices import requested_formats, task_of
 from audiotext.jobs.errors import (
     AudioTextError,
@@ -37,7 +39,9 @@ from audiotext.jobs.errors import (
     UnsupportedAudio,
 )
 from audiotext.jobs.outcomes import Outcome
+from audiotext.jobs.schemas import JobPublic
 from audiotext.services.jobs import JobService
+from audiotext.sharding import Shard
 
 if TYPE_CHECKING:
     from audiotext.diarization.diarizer import Diarizer
@@ -67,6 +71,12 @@ def options_for(row: TranscriptionJobRow, *, vad_filter: bool, beam_size: int) -
         vad_parameters=opts.get("vad_parameters"),
         early_text=bool(opts.get("stream")),
     )
+
+
+def shard_seconds_of(options: dict[str, Any] | None, default: float) -> float:
+    """How long a job's shards are: what it asked for (0: one piece), else the server's."""
+    asked = ((options or {}).get("sharding") or {}).get("shard_seconds")
+    return float(default if asked is None else asked)
 
 
 def progress_of(segment: Segment, duration: float) -> int:
@@ -132,11 +142,20 @@ async def run_job(
     try:
         engine = engines.get(row.engine)
         options = options_for(row, vad_filter=settings.vad_filter, beam_size=settings.beam_size)
+        diarize = bool((row.options or {}).get("diarize"))
+        shard_seconds = shard_seconds_of(row.options, settings.shard_seconds)
         async with jobs.local_audio(row.url) as path:
-            await asyncio.to_thread(audio.probe, path)
-            samples = await asyncio.to_thread(audio.decode, path)
-        transcript = await _transcribe_reporting(jobs, job_id, engine, samples, options)
-        if (row.options or {}).get("diarize"):
+            duration = (await asyncio.to_thread(audio.probe, path)).duration
+            if duration is not None and shard_seconds and duration > shard_seconds:
+                transcript = await _transcribe_shards(
+                    jobs, job_id, engine, path, duration, shard_seconds, options
+                )
+                # Speakers are found over the whole recording, so one voice keeps one name.
+                samples = await asyncio.to_thread(audio.decode, path) if diarize else None
+            else:
+                samples = await asyncio.to_thread(audio.decode, path)
+                transcript = await _transcribe_reporting(jobs, job_id, engine, samples, options)
+        if diarize and samples is not None:
             transcript = await _diarize(jobs, engines, row, samples, transcript)
         await jobs.store_transcript(job_id, transcript, requested_formats(row.options))
         await jobs.complete(job_id, transcript, time.monotonic() - started)
@@ -199,20 +218,7 @@ async def _transcribe_reporting(
     """Transcribe in a worker thread, one segment at a time, publishing progress as it moves."""
     segments, info = await asyncio.to_thread(engine.transcribe, samples, options)
     job = await jobs.report_progress(job_id, 0, language=info.language, duration=info.duration)
-    collected: list[Segment] = []
-    iterator: Iterator[Segment] = checked(iter(segments))
-    while True:
-        segment = await asyncio.to_thread(next, iterator, None)
-        if segment is None:
-            break
-        collected.append(segment)
-        # Each segment goes out as it is decoded (streaming clients show it); the row is
-        # written only when the progress moves.
-        progress = progress_of(segment, info.duration)
-        if progress > job.progress:
-            job = await jobs.report_progress(job_id, progress, segment=segment)
-        else:
-            await jobs.publish_segment(job, segment)
+    collected, _ = await _reporting(jobs, job, segments, Shard(0, 0.0, info.duration))
     return Transcript(
         language=info.language,
         duration=info.duration,
@@ -220,6 +226,70 @@ async def _transcribe_reporting(
         task=options.task,
         languages=info.languages,
     )
+
+
+async def _transcribe_shards(
+    jobs: JobService,
+    job_id: str,
+    engine: Engine,
+    path: Path,
+    duration: float,
+    shard_seconds: float,
+    options: TranscribeOptions,
+) -> Transcript:
+    """A long recording one shard at a time: each decodes only its own range, so memory is
+    that of one shard, whatever the recording's length; progress is weighted by duration."""
+    cuts = await asyncio.to_thread(
+        sharding.cut_points,
+        path,
+        duration,
+        shard_seconds,
+        audio.decode_range,
+        lambda window: speech_regions(window, sharding.CUT_SILENCE_MS, pad_ms=0),
+    )
+    shards = sharding.plan(duration, cuts)
+    job = await jobs.report_progress(job_id, 0, duration=duration)
+    parts: list[Transcript] = []
+    for shard in shards:
+        counts = {"total": len(shards), "succeeded": shard.index, "running": 1, "failed": 0}
+        job = await jobs.report_progress(job_id, job.progress, shards=counts)
+        samples = await asyncio.to_thread(audio.decode_range, path, shard.start, shard.end)
+        segments, info = await asyncio.to_thread(engine.transcribe, samples, options)
+        del samples
+        collected, job = await _reporting(jobs, job, segments, shard, duration)
+        parts.append(
+            Transcript(info.language, shard.seconds, collected, options.task, None, info.languages)
+        )
+    transcript = sharding.stitch(shards, parts, duration)
+    done = {"total": len(shards), "succeeded": len(shards), "running": 0, "failed": 0}
+    await jobs.report_progress(job_id, job.progress, language=transcript.language, shards=done)
+    return transcript
+
+
+async def _reporting(
+    jobs: JobService,
+    job: JobPublic,
+    segments: Iterable[Segment],
+    shard: Shard,
+    total: float | None = None,
+) -> tuple[list[Segment], JobPublic]:
+    """The checked segments of one shard (its own times), each published as it is decoded,
+    at its place in the whole recording; the row is written only when the progress moves."""
+    collected: list[Segment] = []
+    iterator: Iterator[Segment] = checked(iter(segments))
+    whole = total or shard.seconds
+    while True:
+        segment = await asyncio.to_thread(next, iterator, None)
+        if segment is None:
+            break
+        collected.append(segment)
+        placed = shifted(segment, shard.start, 0) if shard.start else segment
+        progress = progress_of(placed, whole)
+        if progress > job.progress:
+            job = await jobs.report_progress(job.id, progress, segment=placed)
+        else:
+            await jobs.publish_segment(job, placed)
+    return collected, job
 
 
 async def _fail_quietly(jobs: JobService, job_id: str, message: str, elapsed: float) -> None:

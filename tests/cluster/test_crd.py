@@ -53,6 +53,8 @@ def test_kubectl_explain_documents_the_resource(
         ({"gpus": 99}, "spec.gpus"),
         ({"decoding": {"beamSize": 0}}, "spec.decoding.beamSize"),
         ({"decoding": {"vad": {"threshold": 2}}}, "spec.decoding.vad.threshold"),
+        ({"sharding": {"shardSeconds": 10}}, "shardSeconds must be 0 (no shards) or at least 30"),
+        ({"sharding": {"maxParallel": 0}}, "spec.sharding.maxParallel"),
     ],
 )
 def test_the_api_server_refuses_an_invalid_spec(

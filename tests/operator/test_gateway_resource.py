@@ -74,6 +74,15 @@ def test_the_gateway_names_its_resource_after_the_job(
         assert "language" not in spec  # absent means "detect it"
 
 
+def test_a_sharded_job_asks_its_resource_and_the_operator_reads_it_back() -> None:
+    options = {"sharding": {"shard_seconds": 120.0, "max_parallel": 4}}
+    spec = build_transcription_job(job(options=options), Settings())["spec"]
+    assert spec["sharding"] == {"shardSeconds": 120.0, "maxParallel": 4}
+    assert request_of(spec, JOB_ID).options["sharding"] == options["sharding"]
+    assert "sharding" not in build_transcription_job(job(), Settings())["spec"]
+    assert "sharding" not in request_of({**spec, "sharding": {}}, "x").options
+
+
 def test_a_diarized_job_asks_its_resource_and_the_operator_reads_it_back() -> None:
     options = {"diarize": True, "max_speakers": 3}
     spec = build_transcription_job(job(options=options), Settings())["spec"]

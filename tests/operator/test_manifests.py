@@ -106,7 +106,11 @@ def test_the_spec_has_every_documented_field_and_is_immutable() -> None:
         "backoffLimit",
         "diarization",
         "decoding",
+        "sharding",
     }
+    sharding = spec["properties"]["sharding"]["properties"]
+    assert set(sharding) == {field for _, field in k.SHARDING_FIELDS}
+    assert sharding["maxParallel"]["minimum"] == 1
     assert set(spec["properties"]["diarization"]["properties"]) == {
         "enabled",
         "minSpeakers",

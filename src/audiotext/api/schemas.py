@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from audiotext.diarization import MAX_SPEAKERS
-from audiotext.jobs.choices import EngineName, Task
+from audiotext.jobs.choices import MIN_SHARD_SECONDS, EngineName, Task
 from audiotext.jobs.decoding import BEAM_SIZES, MAX_HOTWORDS, MAX_PROMPT
 from audiotext.jobs.schemas import JobPublic
 
@@ -77,6 +77,27 @@ class JobBase(BaseModel):
         None, description="Skip what is not speech (default from configuration)."
     )
     vad_parameters: VadParameters | None = None
+
+    # Long recordings (Kubernetes: one Indexed Job, a pod per shard).
+    shard_seconds: float | None = Field(
+        None,
+        ge=0,
+        le=24 * 3600,
+        description=f"Transcribe a recording longer than this in shards of about this length, "
+        f"cut at pauses (0: never; else at least {MIN_SHARD_SECONDS:.0f}). Default from "
+        "configuration.",
+    )
+    max_parallel: int | None = Field(
+        None, ge=1, le=1000, description="At most this many shards at once (Kubernetes)."
+    )
+
+    @model_validator(mode="after")
+    def _shards_not_tiny(self) -> JobBase:
+        if self.shard_seconds is not None and 0 < self.shard_seconds < MIN_SHARD_SECONDS:
+            raise ValueError(
+                f"shard_seconds must be 0 (no shards) or at least {MIN_SHARD_SECONDS:.0f}"
+            )
+        return self
 
     @model_validator(mode="after")
     def _speaker_counts_in_order(self) -> JobBase:

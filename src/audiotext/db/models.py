@@ -87,6 +87,7 @@ class TranscriptionJobRow(Base):
     speakers: Mapped[int | None] = mapped_column(sa.Integer)  # found by diarization
     # [{language, seconds, probability}], detected over the whole file (most spoken first)
     languages: Mapped[list[dict[str, Any]] | None] = mapped_column(sa.JSON)
+    shards: Mapped[dict[str, int] | None] = mapped_column(sa.JSON)
 
 
 class ApiKeyRow(Base):

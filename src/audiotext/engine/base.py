@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import ExitStack
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from audiotext.jobs.choices import Task
@@ -179,3 +179,17 @@ class Engine(Protocol):
         self, audio: Audio, options: TranscribeOptions
     ) -> tuple[Iterator[Segment], TranscriptInfo]:
         """Start transcribing; segments are produced lazily, as the engine decodes them."""
+
+
+def shifted(segment: Segment, seconds: float, ids: int) -> Segment:
+    """``segment`` of audio that started ``seconds`` in, as a segment of the whole."""
+    return replace(
+        segment,
+        id=segment.id + ids,
+        start=round(segment.start + seconds, 3),
+        end=round(segment.end + seconds, 3),
+        words=[
+            replace(w, start=round(w.start + seconds, 3), end=round(w.end + seconds, 3))
+            for w in segment.words
+        ],
+    )

@@ -6,7 +6,6 @@ import itertools
 import os
 from collections.abc import Iterator
 from contextlib import ExitStack
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +18,7 @@ from audiotext.engine.base import (
     Word,
     decoding_kwargs,
     held_while,
+    shifted,
 )
 from audiotext.engine.bundled import bundled_model_path
 from audiotext.engine.languages import Span, language_spans
@@ -193,20 +193,6 @@ def _decoded(
         for segment in _segments(raw, piece_language if tag else None):
             yield shifted(segment, start / SAMPLE_RATE, before)
             count += 1
-
-
-def shifted(segment: Segment, seconds: float, ids: int) -> Segment:
-    """``segment`` of audio that started ``seconds`` in, as a segment of the whole."""
-    return replace(
-        segment,
-        id=segment.id + ids,
-        start=round(segment.start + seconds, 3),
-        end=round(segment.end + seconds, 3),
-        words=[
-            replace(w, start=round(w.start + seconds, 3), end=round(w.end + seconds, 3))
-            for w in segment.words
-        ],
-    )
 
 
 def _segments(raw: Iterator[Any], language: str | None = None) -> Iterator[Segment]:

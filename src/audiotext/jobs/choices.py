@@ -21,6 +21,10 @@ OUTPUT_FORMATS: tuple[OutputFormat, ...] = get_args(OutputFormat)
 DEFAULT_OUTPUT_FORMATS: tuple[OutputFormat, ...] = ("txt", "json", "srt", "vtt")
 
 
+# Shards shorter than this are not worth a pod; a shard size is 0 (no shards) or at least this.
+MIN_SHARD_SECONDS = 30.0
+
+
 def task_of(value: object) -> Task:
     """A task from untyped input (a row, a resource's spec): translate, or else transcribe."""
     return "translate" if value == "translate" else "transcribe"

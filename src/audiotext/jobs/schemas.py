@@ -16,6 +16,13 @@ class LanguageShare(BaseModel):
     probability: float = Field(description="How sure the detection was, from 0 to 1.")
 
 
+class ShardCounts(BaseModel):
+    total: int
+    succeeded: int
+    running: int
+    failed: int
+
+
 class JobPublic(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -36,6 +43,9 @@ class JobPublic(BaseModel):
     speakers: int | None = Field(None, description="How many speakers diarization found.")
     languages: list[LanguageShare] | None = Field(
         None, description="The languages detected over the whole file, the most spoken first."
+    )
+    shards: ShardCounts | None = Field(
+        None, description="How far the shards are, for a recording transcribed in shards."
     )
     attempts: int = 0
     callback_url: str | None = None

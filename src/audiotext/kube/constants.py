@@ -82,6 +82,8 @@ WORKER_MODELS_PATH = "/models"
 
 # spec.diarization's speaker counts, and the job options they are: (option, spec field).
 DIARIZATION_COUNTS = (("min_speakers", "minSpeakers"), ("max_speakers", "maxSpeakers"))
+# spec.sharding's fields, and the job options (under "sharding") they are.
+SHARDING_FIELDS = (("shard_seconds", "shardSeconds"), ("max_parallel", "maxParallel"))
 # spec.decoding's fields and spec.decoding.vad's, and the job options they are (jobs.decoding).
 DECODING_FIELDS = (
     ("prompt", "prompt"),

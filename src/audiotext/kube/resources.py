@@ -34,6 +34,9 @@ def build_transcription_job(job: JobPublic, settings: Settings) -> dict[str, Any
     decoding = decoding_spec(job.options)
     if decoding:
         spec["decoding"] = decoding
+    sharding = job.options.get("sharding") or {}
+    if sharding:
+        spec["sharding"] = {f: sharding[o] for o, f in k.SHARDING_FIELDS if o in sharding}
     return {
         "apiVersion": k.API_VERSION,
         "kind": k.KIND,

@@ -63,6 +63,7 @@ def request_of(spec: Body, name: str) -> JobRequest:
             "output_formats": list(spec.get("outputFormats") or DEFAULT_OUTPUT_FORMATS),
             **diarization_options(spec),
             **decoding_of(spec),
+            **sharding_options(spec),
         },
     )
 
@@ -88,6 +89,13 @@ def diarization_options(spec: Body) -> Body:
         return {}
     counts = {o: diarization[f] for o, f in k.DIARIZATION_COUNTS if f in diarization}
     return {"diarize": True, **counts}
+
+
+def sharding_options(spec: Body) -> Body:
+    """A resource's spec.sharding as a job's options (nothing: the server's defaults)."""
+    sharding = spec.get("sharding") or {}
+    asked = {o: sharding[f] for o, f in k.SHARDING_FIELDS if sharding.get(f) is not None}
+    return {"sharding": asked} if asked else {}
 
 
 def gpu_requested(spec: Body) -> bool:

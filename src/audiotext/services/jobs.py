@@ -185,9 +185,12 @@ class JobService:
         language: str | None = None,
         duration: float | None = None,
         segment: Segment | None = None,
+        shards: dict[str, int] | None = None,
     ) -> JobPublic:
         """Record how far the job is; its event carries the ``segment`` just decoded."""
         fields: dict[str, Any] = {"progress": max(0, min(progress, 99)), "heartbeat_at": utcnow()}
+        if shards is not None:
+            fields["shards"] = shards
         if language:
             fields["language"] = language
         if duration is not None:

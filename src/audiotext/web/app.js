@@ -509,6 +509,7 @@ function showJobState(job) {
   if (job.audio_duration_seconds) meta.push(clock(job.audio_duration_seconds));
   if (job.language) meta.push(languageName(job.language));
   if (job.speakers) meta.push(`${job.speakers} speaker${job.speakers === 1 ? "" : "s"}`);
+  if (job.shards) meta.push(`${job.shards.succeeded}/${job.shards.total} shards`);
   meta.push(when(job.creation_date));
   $("job-meta").textContent = meta.join(" · ");
   const running = !FINAL.has(job.status);

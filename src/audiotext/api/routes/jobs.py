@@ -33,6 +33,8 @@ _JOB_FIELDS = (
     "diarize",
     "min_speakers",
     "max_speakers",
+    "shard_seconds",
+    "max_parallel",
     *(name for name in DECODING_OPTIONS if name != "vad_parameters"),
 )
 
@@ -65,8 +67,14 @@ def _request_of(fields: dict[str, Any], filename: str) -> JobRequest:
         language=fields.get("language"),
         task=fields.get("task") or "transcribe",
         callback_url=fields.get("callback_url"),
-        options={**decoding_options(fields), **speaker_options(fields)},
+        options={**decoding_options(fields), **speaker_options(fields), **shard_options(fields)},
     )
+
+
+def shard_options(fields: dict[str, Any]) -> dict[str, Any]:
+    """What a job asks of sharding, as its options keep it (nothing: the server's defaults)."""
+    asked = {k: fields[k] for k in ("shard_seconds", "max_parallel") if fields.get(k) is not None}
+    return {"sharding": asked} if asked else {}
 
 
 def speaker_options(fields: dict[str, Any]) -> dict[str, Any]:
