@@ -170,6 +170,7 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
             on_progress,
             diarizer=engines.speakers.get() if args.diarize else None,
             speakers=speakers,
+            shard_seconds=settings.shard_seconds,
         )
     except FileNotFoundError:
         print(f"error: {args.file}: no such file", file=sys.stderr)

@@ -115,15 +115,47 @@ def transcribe_file(
     *,
     diarizer: Diarizer | None = None,
     speakers: DiarizeOptions | None = None,
+    shard_seconds: float = 0.0,
 ) -> Transcript:
     """Blocking: probe, decode and transcribe one local file (the CLI's path); with a
-    ``diarizer``, say who spoke too."""
-    audio.probe(path)
-    samples = audio.decode(path)
-    transcript = transcribe_audio(engine, samples, options, on_progress)
+    ``diarizer``, say who spoke too. A file longer than ``shard_seconds`` is transcribed a
+    shard at a time, as jobs are."""
+    duration = audio.probe(path).duration
+    if duration is not None and shard_seconds and duration > shard_seconds:
+        shards = shards_of(path, duration, shard_seconds)
+        parts = []
+        for shard in shards:
+            samples = audio.decode_range(path, shard.start, shard.end)
+            parts.append(transcribe_audio(engine, samples, options))
+            if on_progress is not None and parts[-1].segments:
+                end = shift_seconds(parts[-1].segments[-1], shard.start)
+                on_progress(progress_of(end, duration), end)
+        transcript = sharding.stitch(shards, parts, duration)
+        if diarizer is None:
+            return transcript
+        samples = audio.decode(path)
+    else:
+        samples = audio.decode(path)
+        transcript = transcribe_audio(engine, samples, options, on_progress)
     if diarizer is None:
         return transcript
     return diarizer.diarize(samples, transcript, speakers or DiarizeOptions())
+
+
+def shards_of(path: Path, duration: float, shard_seconds: float) -> list[Shard]:
+    """Blocking: the shards of a long recording, cut at the pauses nearest their edges."""
+    cuts = sharding.cut_points(
+        path,
+        duration,
+        shard_seconds,
+        audio.decode_range,
+        lambda window: speech_regions(window, sharding.CUT_SILENCE_MS, pad_ms=0),
+    )
+    return sharding.plan(duration, cuts)
+
+
+def shift_seconds(segment: Segment, seconds: float) -> Segment:
+    return shifted(segment, seconds, 0) if seconds else segment
 
 
 async def run_job(
@@ -239,15 +271,7 @@ async def _transcribe_shards(
 ) -> Transcript:
     """A long recording one shard at a time: each decodes only its own range, so memory is
     that of one shard, whatever the recording's length; progress is weighted by duration."""
-    cuts = await asyncio.to_thread(
-        sharding.cut_points,
-        path,
-        duration,
-        shard_seconds,
-        audio.decode_range,
-        lambda window: speech_regions(window, sharding.CUT_SILENCE_MS, pad_ms=0),
-    )
-    shards = sharding.plan(duration, cuts)
+    shards = await asyncio.to_thread(shards_of, path, duration, shard_seconds)
     job = await jobs.report_progress(job_id, 0, duration=duration)
     parts: list[Transcript] = []
     for shard in shards:
@@ -283,7 +307,7 @@ async def _reporting(
         if segment is None:
             break
         collected.append(segment)
-        placed = shifted(segment, shard.start, 0) if shard.start else segment
+        placed = shift_seconds(segment, shard.start)
         progress = progress_of(placed, whole)
         if progress > job.progress:
             job = await jobs.report_progress(job.id, progress, segment=placed)
