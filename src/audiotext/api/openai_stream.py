@@ -45,7 +45,7 @@ async def _events(
     streamed_until = 0.0  # the end of the last segment sent live
     first = True
     status = JobStatus.PENDING
-    async for event in job_events(jobs, job_id, timeout):
+    async for event in job_events(jobs, job_id, owner=owner, timeout=timeout):
         status = JobStatus(event["status"])
         live = event.get(LIVE_SEGMENT)
         if not live or live["end"] <= streamed_until:

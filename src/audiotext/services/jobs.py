@@ -322,34 +322,44 @@ class JobService:
 
 async def wait_for_final(jobs: JobService, job_id: str, timeout: float) -> JobPublic:
     """Wait until a job reaches a final state; events first, the database as a fallback."""
-    async for _ in job_events(jobs, job_id, timeout):
+    async for _ in job_events(jobs, job_id, timeout=timeout):
         pass
     return await jobs.get(job_id)
 
 
-async def job_events(jobs: JobService, job_id: str, timeout: float) -> AsyncIterator[Event]:
-    """A job's events as they come, until its final state (the last one yielded). When the
-    bus is quiet for a while the database is asked, so a lost event cannot hang a reader."""
+async def job_events(
+    jobs: JobService,
+    job_id: str,
+    *,
+    owner: str | None = None,
+    timeout: float | None = None,
+    poll_seconds: float = QUIET_SECONDS,
+) -> AsyncIterator[Event]:
+    """A job's state now, then each change and each decoded segment as they come, until its
+    final state (the last one yielded). When the bus is quiet for ``poll_seconds`` the
+    database is asked, so a lost event cannot hang a reader; events older than what was
+    yielded are dropped. ``BackendUnavailable`` once ``timeout`` has passed."""
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    deadline = None if timeout is None else loop.time() + timeout
     async with jobs.subscribe(job_id) as events:
         # Subscribed first, then read: no change can fall between the two.
-        job = await jobs.get(job_id)
-        if job.status.is_final:
-            yield job.event()
-            return
-        while True:
-            remaining = deadline - loop.time()
-            if remaining <= 0:
+        last = (await jobs.get(job_id, owner=owner)).event()
+        yield last
+        while not JobStatus(last["status"]).is_final:
+            wait = poll_seconds if deadline is None else min(poll_seconds, deadline - loop.time())
+            if wait <= 0:
                 raise BackendUnavailable(f"job {job_id} did not finish within {timeout:.0f}s")
             try:
-                async with asyncio.timeout(min(remaining, QUIET_SECONDS)):
+                async with asyncio.timeout(wait):
                     event = await anext(events)
             except TimeoutError:
-                job = await jobs.get(job_id)
-                if not job.status.is_final:
-                    continue
-                event = job.event()
+                event = (await jobs.get(job_id, owner=owner)).event()
+            if event == last or (_older(event, last) and LIVE_SEGMENT not in event):
+                continue
             yield event
-            if JobStatus(event["status"]).is_final:
-                return
+            last = event
+
+
+def _older(event: Event, last: Event) -> bool:
+    # ISO timestamps in UTC compare as strings; a state from before what was sent is stale.
+    return str(event.get("update_date", "")) < str(last.get("update_date", ""))

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect, status
 
@@ -12,8 +10,7 @@ from audiotext.api.deps import JobServiceDep, OwnerDep
 from audiotext.api.errors import send_error
 from audiotext.bus.base import event_text
 from audiotext.jobs.errors import AudioTextError
-from audiotext.jobs.states import JobStatus
-from audiotext.services.jobs import JobService
+from audiotext.services.jobs import JobService, job_events
 
 router = APIRouter(tags=["jobs"])
 
@@ -45,24 +42,6 @@ async def job_updates(
 
 
 async def _stream(websocket: WebSocket, jobs: JobService, job_id: str, owner: str | None) -> None:
-    async with jobs.subscribe(job_id) as events:
-        # Subscribed first, then read: no change can fall between the two.
-        job = (await jobs.get(job_id, owner=owner)).event()
-        await websocket.send_json(job)
-        last = job
-        while not JobStatus(last["status"]).is_final:
-            try:
-                async with asyncio.timeout(POLL_SECONDS):
-                    event = await anext(events)
-            except TimeoutError:
-                event = (await jobs.get(job_id, owner=owner)).event()
-            if event == last or _older(event, last):
-                continue
-            await websocket.send_text(event_text(event))
-            last = event
+    async for event in job_events(jobs, job_id, owner=owner, poll_seconds=POLL_SECONDS):
+        await websocket.send_text(event_text(event))
     await websocket.close(code=status.WS_1000_NORMAL_CLOSURE)
-
-
-def _older(event: dict[str, Any], last: dict[str, Any]) -> bool:
-    # ISO timestamps in UTC compare as strings; an event from before what was sent is stale.
-    return str(event.get("update_date", "")) < str(last.get("update_date", ""))
