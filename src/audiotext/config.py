@@ -135,6 +135,15 @@ class Settings(BaseSettings):
         0, ge=0, description="Batched inference (GPU); 0 keeps the sequential pipeline."
     )
     beam_size: int = Field(5, ge=1, le=10, description="Beam size of the decoder.")
+    realtime_sessions: int = Field(
+        4, ge=0, description="Live transcription sessions (/v1/realtime) one process holds."
+    )
+    realtime_sessions_per_key: int = Field(
+        2, ge=1, description="Live sessions one API key may hold at once."
+    )
+    realtime_idle_seconds: float = Field(
+        60.0, gt=0, description="A live session that sends nothing for this long is closed."
+    )
     shard_seconds: float = Field(
         600.0,
         ge=0,

@@ -21,6 +21,7 @@ from audiotext.api.routes import (
     jobs,
     openai_audio,
     openai_models,
+    realtime,
     uploads,
     web,
     ws,
@@ -61,7 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = registry
     app.state.finished_jobs = finished_jobs
     install_error_handlers(app)
-    routers = (health, uploads, job_audio, jobs, ws, openai_audio, openai_models, web)
+    routers = (health, uploads, job_audio, jobs, ws, openai_audio, openai_models, realtime, web)
     for router in (module.router for module in routers):
         app.include_router(router)
     app.mount("/app", StaticFiles(directory=web.WEB_ROOT), name="app")
@@ -71,7 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         TimeoutMiddleware,
         seconds=lambda: settings.request_timeout_seconds,
-        exempt=(*UPLOAD_PATHS, "/api/v1/job/ws/"),
+        exempt=(*UPLOAD_PATHS, "/api/v1/job/ws/", "/v1/realtime"),
     )
     app.add_middleware(
         BodyLimitMiddleware,

@@ -1,0 +1,97 @@
+"""Live transcription: ``GET /v1/realtime?intent=transcription`` speaks OpenAI's Realtime
+transcription protocol over a WebSocket (the official SDK's realtime client works)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from typing import Any
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect, status
+
+from audiotext.api.deps import OwnerDep, ServicesDep
+from audiotext.api.errors import send_error
+from audiotext.jobs.errors import AudioTextError, InvalidParameter
+from audiotext.realtime.protocol import ProtocolError, SessionConfig, error_event
+from audiotext.realtime.runner import (
+    SessionSlots,
+    decoder,
+    model_names,
+    speech_probabilities,
+)
+from audiotext.realtime.session import LiveSession
+
+router = APIRouter(tags=["openai"])
+
+
+@router.websocket("/v1/realtime")
+async def realtime(websocket: WebSocket, services: ServicesDep, owner: OwnerDep) -> None:
+    settings = services.settings
+    slots: SessionSlots = _slots(
+        websocket, settings.realtime_sessions, settings.realtime_sessions_per_key
+    )
+    try:
+        if websocket.query_params.get("intent") != "transcription":
+            raise InvalidParameter(
+                "this server serves transcription sessions: ?intent=transcription"
+            )
+        release = slots.take(owner)
+    except AudioTextError as exc:
+        # Refused before the upgrade, as plain HTTP (429 when the sessions are full).
+        await send_error(websocket.scope, websocket.send, exc)
+        return
+    try:
+        await websocket.accept()
+        await _serve(websocket, services, settings.realtime_idle_seconds)
+    finally:
+        release()
+
+
+async def _serve(websocket: WebSocket, services: Any, idle_seconds: float) -> None:
+    settings = services.settings
+
+    async def send(event: dict[str, Any]) -> None:
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+            await websocket.send_text(json.dumps(event, ensure_ascii=False))
+
+    session = LiveSession(
+        SessionConfig(model=settings.model),
+        model_names(settings),
+        send,
+        decoder(services.engines.get(), settings),
+        speech_probabilities,
+    )
+    await session.start()
+    try:
+        while True:
+            try:
+                async with asyncio.timeout(idle_seconds):
+                    text = await websocket.receive_text()
+            except TimeoutError:
+                idle = ProtocolError(
+                    f"nothing was sent for {idle_seconds:.0f} s: the session is closed",
+                    "session_idle",
+                )
+                await send(error_event(idle))
+                break
+            try:
+                message = json.loads(text)
+            except ValueError:
+                await send(error_event(ProtocolError("an event is JSON", "invalid_json")))
+                continue
+            await session.handle(message)
+    except (WebSocketDisconnect, RuntimeError):
+        pass
+    finally:
+        await session.close()
+    with contextlib.suppress(Exception):
+        await websocket.close(code=status.WS_1000_NORMAL_CLOSURE)
+
+
+def _slots(websocket: WebSocket, per_process: int, per_key: int) -> SessionSlots:
+    state = websocket.app.state
+    if getattr(state, "realtime_slots", None) is None:
+        state.realtime_slots = SessionSlots(per_process, per_key)
+    slots: SessionSlots = state.realtime_slots
+    return slots

@@ -1,0 +1,1 @@
+"""Live transcription over OpenAI's Realtime protocol (``GET /v1/realtime``)."""

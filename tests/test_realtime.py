@@ -1,0 +1,268 @@
+"""Live transcription over OpenAI's Realtime protocol: the official SDK's realtime client
+against a real server, text while the person speaks, bad events, limits, idle sessions."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import subprocess
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import websockets
+from openai import AsyncOpenAI, OpenAI
+
+from audiotext.config import Settings
+from audiotext.realtime.protocol import (
+    ProtocolError,
+    SessionConfig,
+    TurnDetection,
+    client_event,
+    pcm16,
+    updated,
+)
+from audiotext.realtime.session import continuation, stable_words
+
+from helpers import JFK, JFK_TEXT, free_port, live_server, make_settings, new_key
+from wer import wer
+
+MODELS = frozenset({"tiny.en", "whisper-1"})
+
+
+def jfk_pcm(silence_after: float = 2.0) -> bytes:
+    pcm = subprocess.run(
+        ["ffmpeg", "-loglevel", "error", "-i", str(JFK), "-ar", "24000", "-ac", "1",
+         "-f", "s16le", "-"],
+        capture_output=True, check=True,
+    ).stdout  # fmt: skip
+    return pcm + bytes(int(24_000 * 2 * silence_after))
+
+
+def test_client_events_are_checked() -> None:
+    for bad, code in (
+        ([], "invalid_event"),
+        ({"type": "response.create"}, "unknown_event"),
+        ({"no": "type"}, "invalid_event"),
+    ):
+        with pytest.raises(ProtocolError) as caught:
+            client_event(bad)
+        assert caught.value.code == code
+    for audio in ("not base64!", "", None, base64.b64encode(b"abc").decode()):
+        with pytest.raises(ProtocolError) as caught:
+            pcm16(audio)
+        assert caught.value.param == "audio"
+    assert pcm16(base64.b64encode(b"abcd").decode()) == b"abcd"
+
+
+def test_session_update_changes_all_or_nothing() -> None:
+    config = SessionConfig(model="tiny.en")
+    asked = {
+        "type": "transcription",
+        "audio": {
+            "input": {
+                "format": {"type": "audio/pcm", "rate": 24000},
+                "transcription": {"model": "whisper-1", "language": "en", "prompt": "Kennedy"},
+                "turn_detection": {"type": "server_vad", "silence_duration_ms": 300},
+            }
+        },
+    }
+    new = updated(config, asked, MODELS)
+    assert (new.model, new.language, new.prompt) == ("whisper-1", "en", "Kennedy")
+    assert new.turn_detection == TurnDetection(silence_duration_ms=300)
+    manual = {"audio": {"input": {"turn_detection": None}}}
+    assert updated(config, manual, MODELS).turn_detection is None
+    for field, value, param in (
+        ("format", {"type": "audio/pcm", "rate": 16000}, "format"),
+        ("transcription", {"model": "gpt-4o-transcribe"}, "model"),
+        ("transcription", {"language": "xx"}, "language"),
+        ("turn_detection", {"type": "semantic_vad"}, "turn_detection"),
+        ("turn_detection", {"threshold": 2}, "threshold"),
+        ("turn_detection", {"silence_duration_ms": -5}, "silence_duration_ms"),
+    ):
+        with pytest.raises(ProtocolError) as caught:
+            updated(config, {"audio": {"input": {field: value}}}, MODELS)
+        assert (caught.value.param or "").endswith(param), caught.value.param
+    with pytest.raises(ProtocolError):
+        updated(config, {"type": "realtime"}, MODELS)
+
+
+def test_deltas_only_add_words_two_decodes_agree_on() -> None:
+    assert stable_words([], ["And", "so"]) == []
+    assert stable_words(["And", "so"], ["and", "so,", "my", "fel"]) == ["and", "so,"]
+    assert stable_words(["Like", "your"], ["what", "your", "country"]) == []
+    assert continuation("", "And so") == "And so"
+    assert continuation("And so", "And so my fellow") == " my fellow"
+    assert continuation("And so", "Hands up") == ""  # no retraction: completed says it all
+
+
+def _stream(connection: Any, pcm: bytes, chunk_seconds: float = 0.1) -> threading.Thread:
+    """Send ``pcm`` at real time from a thread, as a microphone would."""
+    step = int(24_000 * 2 * chunk_seconds)
+
+    def feed() -> None:
+        for i in range(0, len(pcm), step):
+            connection.input_audio_buffer.append(audio=base64.b64encode(pcm[i : i + step]).decode())
+            time.sleep(chunk_seconds)
+
+    thread = threading.Thread(target=feed, daemon=True)
+    thread.start()
+    return thread
+
+
+@pytest.mark.slow
+async def test_the_sdk_realtime_client_transcribes_live_speech(settings: Settings) -> None:
+    async with live_server(settings) as url:
+        events = await asyncio.to_thread(_live_session, url, jfk_pcm())
+    kinds = [e.type for e in events]
+    assert kinds[:2] == ["session.created", "session.updated"]
+    assert events[1].session.audio.input.transcription.model == "whisper-1"
+    started = [e for e in events if e.type == "input_audio_buffer.speech_started"]
+    stopped = [e for e in events if e.type == "input_audio_buffer.speech_stopped"]
+    committed = [e for e in events if e.type == "input_audio_buffer.committed"]
+    completed = [e for e in events if e.type.endswith("transcription.completed")]
+    assert len(started) == len(stopped) == len(committed) == len(completed) >= 1
+    assert [e.item_id for e in completed] == [e.item_id for e in committed]
+    assert all(
+        0 <= a.audio_start_ms < b.audio_end_ms for a, b in zip(started, stopped, strict=True)
+    )
+    text = " ".join(e.transcript for e in completed)
+    assert wer(JFK_TEXT, text) <= 0.15, text
+    # Text while the person speaks: a delta of a turn before its speech stopped.
+    for item in {e.item_id for e in completed}:
+        deltas = "".join(e.delta for e in events if e.type.endswith("delta") and e.item_id == item)
+        final = next(e.transcript for e in completed if e.item_id == item)
+        assert deltas.strip() == final.strip() or not deltas
+    early = [
+        i for i, e in enumerate(events)
+        if e.type.endswith("delta")
+        and i < next(j for j, s in enumerate(events) if s.type.endswith("speech_stopped")
+                     and s.item_id == e.item_id)
+    ]  # fmt: skip
+    assert early, "no partial text before a turn ended"
+    assert completed[0].usage.type == "duration" and completed[0].usage.seconds > 0
+
+
+def _live_session(url: str, pcm: bytes) -> list[Any]:
+    client = OpenAI(api_key="unused", base_url=f"{url}/v1")
+    events: list[Any] = []
+    with client.realtime.connect(extra_query={"intent": "transcription"}) as connection:
+        connection.session.update(
+            session={
+                "type": "transcription",
+                "audio": {
+                    "input": {
+                        "transcription": {"model": "whisper-1", "language": "en"},
+                        "turn_detection": {"type": "server_vad", "silence_duration_ms": 400},
+                    }
+                },
+            }
+        )
+        feeder = _stream(connection, pcm)
+        deadline = time.monotonic() + 60
+        for event in connection:
+            events.append(event)
+            quiet = not feeder.is_alive()
+            open_turns = sum(
+                1 if e.type == "input_audio_buffer.committed" else
+                -1 if e.type.endswith("transcription.completed") else 0
+                for e in events
+            )  # fmt: skip
+            speaking = sum(
+                1 if e.type.endswith("speech_started") else
+                -1 if e.type.endswith("speech_stopped") else 0
+                for e in events
+            )  # fmt: skip
+            if (quiet and open_turns == 0 and speaking == 0) or time.monotonic() > deadline:
+                break
+    return events
+
+
+@pytest.mark.slow
+async def test_manual_turns_bad_events_and_idle_sessions(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, port=free_port(), realtime_idle_seconds=2)
+    pcm = jfk_pcm(silence_after=0)
+    async with live_server(settings) as url:
+        client = AsyncOpenAI(api_key="unused", base_url=f"{url}/v1")
+        async with client.realtime.connect(extra_query={"intent": "transcription"}) as connection:
+            await connection.session.update(
+                session={"type": "transcription", "audio": {"input": {"turn_detection": None}}}
+            )
+            await connection.input_audio_buffer.commit()  # nothing yet
+            for raw in (
+                {"type": "input_audio_buffer.append", "audio": "%%%"},
+                {"type": "input_audio_buffer.append", "audio": base64.b64encode(b"abc").decode()},
+                {"type": "conversation.item.create", "event_id": "mine"},
+                {
+                    "type": "session.update",
+                    "session": {"audio": {"input": {"format": {"rate": 8000}}}},
+                },
+            ):
+                await connection.send(raw)  # type: ignore[arg-type]
+            await connection.input_audio_buffer.append(audio=base64.b64encode(pcm[:48000]).decode())
+            await connection.input_audio_buffer.clear()
+            step = 24_000 * 2
+            for i in range(0, len(pcm), step):
+                await connection.input_audio_buffer.append(
+                    audio=base64.b64encode(pcm[i : i + step]).decode()
+                )
+            await connection.input_audio_buffer.commit()
+            events = []
+            async for event in connection:
+                events.append(event)
+                if event.type.endswith("transcription.completed"):
+                    break
+            # Then nothing: the idle session is told so and closed.
+            idle = await asyncio.wait_for(connection.recv(), timeout=10)
+    errors = [e.error for e in events if e.type == "error"]
+    assert [e.code for e in errors] == [
+        "input_audio_buffer_commit_empty",
+        "invalid_audio",
+        "invalid_audio",
+        "unknown_event",
+        "invalid_value",
+    ]
+    assert errors[3].event_id == "mine"
+    assert "input_audio_buffer.cleared" in [e.type for e in events]
+    completed = [e for e in events if e.type.endswith("transcription.completed")]
+    assert wer(JFK_TEXT, completed[0].transcript) <= 0.15
+    assert idle.type == "error" and idle.error.code == "session_idle"
+
+
+async def _refused(url: str, headers: dict[str, str] | None = None) -> int:
+    try:
+        async with websockets.connect(url, additional_headers=headers or {}):
+            return 101
+    except websockets.InvalidStatus as exc:
+        return exc.response.status_code
+
+
+async def test_sessions_are_limited_and_need_the_transcription_intent(tmp_path: Path) -> None:
+    settings = make_settings(
+        tmp_path, port=free_port(), auth=True, realtime_sessions=3, realtime_sessions_per_key=1
+    )
+    async with live_server(settings) as url:
+        base = url.replace("http", "ws") + "/v1/realtime"
+        _, alice = await new_key(settings, "alice")
+        _, bob = await new_key(settings, "bob")
+        assert await _refused(f"{base}?intent=transcription") == 401
+        as_alice = {"Authorization": f"Bearer {alice}"}
+        assert await _refused(base, as_alice) == 400  # OpenAI says 400 where we say 422
+        async with websockets.connect(
+            f"{base}?intent=transcription", additional_headers=as_alice
+        ) as ws:
+            created = json.loads(await ws.recv())
+            assert created["type"] == "session.created"
+            assert await _refused(f"{base}?intent=transcription", as_alice) == 429
+            # Another key still gets one.
+            as_bob = {"Authorization": f"Bearer {bob}"}
+            async with websockets.connect(
+                f"{base}?intent=transcription", additional_headers=as_bob
+            ):
+                pass
+        # Given back when it closes.
+        async with websockets.connect(f"{base}?intent=transcription", additional_headers=as_alice):
+            pass
