@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
 from webpage import DESKTOP, Server, serve
 
@@ -39,12 +39,17 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory, minio_server: Any) -> It
 # Per module: Playwright's sync API runs an event loop of its own, which must be gone before
 # the suite's asyncio tests run.
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
+def playwright() -> Iterator[Playwright]:
     assert shutil.which(CHROMIUM), "chromium is not installed (.ci/run installs it with apt-get)"
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield browser
-        browser.close()
+        yield playwright
+
+
+@pytest.fixture(scope="module")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+    yield browser
+    browser.close()
 
 
 @pytest.fixture

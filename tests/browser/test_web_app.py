@@ -9,13 +9,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Playwright, expect
 
 from helpers import JFK, Conversation
-from webpage import Server, shoot
+from webpage import DESKTOP, Server, shoot
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
+CHROMIUM = "/usr/bin/chromium"
 AXE = Path(__file__).resolve().parents[2] / ".venv/share/audiotext/axe-core-4.10.3.min.js"
 JOB_SECONDS = 120_000  # ms a job may take to finish on a loaded 2-core machine
 
@@ -258,6 +259,54 @@ def test_presigned_upload_straight_to_s3_and_audio_from_it(s3_server: Server, pa
     page.locator("#job-list li a", has_text="jfk.flac").click()
     expect(page.locator("#segments")).to_contain_text("ask not what your country", timeout=15_000)
     page.wait_for_function("document.getElementById('player').duration > 10")
+
+
+def test_live_view_transcribes_the_microphone(
+    server: Server, playwright: Playwright, tmp_path: Path
+) -> None:
+    # Chromium's fake microphone plays this file (in a loop) to the page; it reads plain
+    # 16-bit PCM WAV only (silence otherwise).
+    speech = tmp_path / "microphone.wav"
+    subprocess.run(
+        ["ffmpeg", "-loglevel", "error", "-i", str(JFK), "-af", "apad=pad_dur=3",
+         "-ar", "48000", "-ac", "2", "-c:a", "pcm_s16le", str(speech)],
+        check=True,
+    )  # fmt: skip
+    browser = playwright.chromium.launch(
+        executable_path=CHROMIUM,
+        args=[
+            "--no-sandbox",
+            "--use-fake-ui-for-media-stream",
+            "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-audio-capture={speech}",
+        ],
+    )
+    try:
+        page = browser.new_context(viewport=DESKTOP, bypass_csp=True).new_page()
+        page.goto(f"{server.url}/#/live")
+        expect(page.get_by_role("heading", name="Live transcription")).to_be_visible()
+        expect(page.locator("#live-empty")).to_have_text("Nothing said yet.")
+        page.evaluate(
+            """() => { window.openTurns = 0;
+            new MutationObserver(() => {
+                if (document.querySelector('#live-turns li.open .text:not(:empty)')) {
+                    window.openTurns += 1; }
+            }).observe(document.getElementById('live-turns'),
+                       {subtree: true, childList: true, characterData: true}); }"""
+        )
+        page.get_by_role("button", name="Start").click()
+        expect(page.locator("#live-state")).not_to_be_empty()
+        turns = page.locator("#live-turns li:not(.open)")
+        expect(page.locator("#live-turns")).to_contain_text("your country", timeout=60_000)
+        assert turns.count() >= 1
+        assert page.evaluate("window.openTurns") > 0, "no text showed before a turn ended"
+        shoot(page, "live")
+        page.get_by_role("button", name="Stop").click()
+        expect(page.get_by_role("button", name="Start")).to_be_enabled(timeout=15_000)
+        assert page.locator("#live-error").inner_text() == ""
+        assert axe_violations(page) == []
+    finally:
+        browser.close()
 
 
 def test_api_key_prompt_and_only_that_keys_jobs(auth_server: Server, page: Page) -> None:

@@ -1,5 +1,6 @@
-// AudioText web app: upload, watch jobs move, read and listen to transcripts.
+// AudioText web app: upload, watch jobs move, read and listen to transcripts, transcribe live.
 // Plain modules, no build step: everything it needs comes from this server.
+import { LiveTranscription } from "./live.js";
 
 const FINAL = new Set(["completed", "failed", "cancelled"]);
 const STATUS_WORDS = {
@@ -176,6 +177,7 @@ async function loadOptions() {
   $("key-button").hidden = !state.options.auth;
   for (const code of state.options.languages) {
     $("language").append(new Option(languageName(code), code));
+    $("live-language").append(new Option(languageName(code), code));
   }
   for (const id of ["min-speakers", "max-speakers"]) $(id).max = state.options.diarization.max_speakers;
   $("download-buttons").replaceChildren(...state.options.output_formats.map((format) => {
@@ -732,13 +734,96 @@ async function copyText() {
   }
 }
 
+// --- live ------------------------------------------------------------------------------
+
+function liveTurn(id) {
+  let item = document.querySelector(`#live-turns li[data-item="${CSS.escape(id)}"]`);
+  if (!item) {
+    item = document.createElement("li");
+    item.className = "segment turn open";
+    item.dataset.item = id;
+    const time = document.createElement("span");
+    time.className = "hint";
+    time.textContent = clock((Date.now() - state.liveStarted) / 1000);
+    const text = document.createElement("p");
+    text.className = "text";
+    text.style.margin = "0";
+    item.append(time, text);
+    $("live-turns").append(item);
+    $("live-empty").hidden = true;
+  }
+  return item;
+}
+
+function onLiveEvent(event) {
+  if (event.type === "input_audio_buffer.speech_started") {
+    liveTurn(event.item_id);
+    $("live-state").textContent = "Hearing you…";
+  } else if (event.type === "conversation.item.input_audio_transcription.delta") {
+    liveTurn(event.item_id).querySelector(".text").textContent += event.delta;
+  } else if (event.type === "conversation.item.input_audio_transcription.completed") {
+    const item = liveTurn(event.item_id);
+    item.classList.remove("open");
+    item.querySelector(".text").textContent = event.transcript;
+    if (!event.transcript) item.remove();
+    $("live-state").textContent = state.live ? "Listening" : "";
+  } else if (event.type === "error" && event.error.code !== "input_audio_buffer_commit_empty") {
+    $("live-error").textContent = event.error.message;
+  }
+}
+
+async function startLive() {
+  $("live-error").textContent = "";
+  $("live-start").disabled = true;
+  state.liveStarted = Date.now();
+  const live = new LiveTranscription({
+    key: apiKey(),
+    language: $("live-language").value,
+    onEvent: onLiveEvent,
+    onState: (what) => {
+      $("live-state").textContent = { listening: "Listening", stopped: "", failed: "" }[what] || "";
+      if (what === "failed") $("live-error").textContent = "The live connection failed. Try again.";
+      if (what !== "listening") {
+        state.live = null;
+        $("live-start").disabled = false;
+        $("live-stop").disabled = true;
+      }
+    },
+  });
+  try {
+    await live.start();
+    state.live = live;
+    $("live-stop").disabled = false;
+  } catch (err) {
+    live.release();
+    $("live-start").disabled = false;
+    $("live-error").textContent = err && err.name === "NotAllowedError"
+      ? "The browser did not allow the microphone. Allow it for this page and try again."
+      : `Live transcription could not start: ${err.message || err}`;
+  }
+}
+
+function stopLive() {
+  if (state.live) state.live.stop();
+  $("live-stop").disabled = true;
+  $("live-state").textContent = "Finishing…";
+}
+
 // --- views -------------------------------------------------------------------------------
 
 async function route() {
   const match = location.hash.match(/^#\/jobs\/([\w-]+)$/);
-  $("home-view").hidden = Boolean(match);
+  const live = location.hash === "#/live";
+  $("home-view").hidden = Boolean(match) || live;
   $("job-view").hidden = !match;
+  $("live-view").hidden = !live;
+  $("live-link").toggleAttribute("aria-current", live);
+  if (live) $("live-link").setAttribute("aria-current", "page");
   notice("");
+  if (live) {
+    $("live-title").focus();
+    return;
+  }
   if (match) {
     if (!state.job || state.job.id !== match[1]) {
       state.job = null;
@@ -795,6 +880,8 @@ function bind() {
     if (!apiKey()) event.preventDefault(); // nothing works without a key
   });
   $("key-button").addEventListener("click", () => askForKey());
+  $("live-start").addEventListener("click", startLive);
+  $("live-stop").addEventListener("click", stopLive);
   window.addEventListener("hashchange", route);
 }
 
