@@ -23,7 +23,7 @@ from audiotext.engine import (
     TranscribeOptions,
     Transcript,
 )
-from audiotext.engine.base import shifted
+from audiotext.engine.base import TranscriptInfo, shifted
 from audiotext.engine.hallucination import checked
 from audiotext.engine.vad import speech_regions
 from audiotext.jobs.choices import requested_formats, task_of
@@ -98,10 +98,17 @@ def transcribe_audio(
         collected.append(segment)
         if on_progress is not None:
             on_progress(progress_of(segment, info.duration), segment)
+    return transcript_of(info, collected, options)
+
+
+def transcript_of(
+    info: TranscriptInfo, segments: list[Segment], options: TranscribeOptions
+) -> Transcript:
+    """The transcript of what the engine decoded and said about it."""
     return Transcript(
         language=info.language,
         duration=info.duration,
-        segments=collected,
+        segments=segments,
         task=options.task,
         languages=info.languages,
     )
@@ -251,13 +258,7 @@ async def _transcribe_reporting(
     segments, info = await asyncio.to_thread(engine.transcribe, samples, options)
     job = await jobs.report_progress(job_id, 0, language=info.language, duration=info.duration)
     collected, _ = await _reporting(jobs, job, segments, Shard(0, 0.0, info.duration))
-    return Transcript(
-        language=info.language,
-        duration=info.duration,
-        segments=collected,
-        task=options.task,
-        languages=info.languages,
-    )
+    return transcript_of(info, collected, options)
 
 
 async def _transcribe_shards(
@@ -281,9 +282,7 @@ async def _transcribe_shards(
         segments, info = await asyncio.to_thread(engine.transcribe, samples, options)
         del samples
         collected, job = await _reporting(jobs, job, segments, shard, duration)
-        parts.append(
-            Transcript(info.language, shard.seconds, collected, options.task, None, info.languages)
-        )
+        parts.append(transcript_of(info, collected, options))
     transcript = sharding.stitch(shards, parts, duration)
     done = {"total": len(shards), "succeeded": len(shards), "running": 0, "failed": 0}
     await jobs.report_progress(job_id, job.progress, language=transcript.language, shards=done)
