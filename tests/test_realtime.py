@@ -266,3 +266,20 @@ async def test_sessions_are_limited_and_need_the_transcription_intent(tmp_path: 
         # Given back when it closes.
         async with websockets.connect(f"{base}?intent=transcription", additional_headers=as_alice):
             pass
+
+
+async def test_without_the_engine_sessions_are_refused_before_the_upgrade(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The gateway's image has no engine: it says so with 503 instead of failing to start."""
+    import importlib.util
+
+    from audiotext.api.routes import realtime
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        realtime.importlib.util, "find_spec", lambda name: None if name == "numpy" else real(name)
+    )
+    async with live_server(settings) as url:
+        base = url.replace("http", "ws") + "/v1/realtime?intent=transcription"
+        assert await _refused(base) == 503

@@ -1,10 +1,8 @@
-"""What a live session runs on: the engine's decoder and Silero VAD, and the sessions a
-process and each API key may hold at once."""
+"""What a live session runs on: the engine's decoder and Silero VAD (where the engine is
+installed: numpy and faster-whisper)."""
 
 from __future__ import annotations
 
-import collections
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -12,47 +10,12 @@ import numpy as np
 from audiotext.config import Settings
 from audiotext.engine import Engine, TranscribeOptions
 from audiotext.engine.catalog import available_models, find_model
-from audiotext.jobs.errors import AudioTextError
 from audiotext.pipeline import transcribe_audio
 from audiotext.realtime.protocol import SessionConfig
 from audiotext.realtime.session import Audio, Transcribe
 
 if TYPE_CHECKING:
     import numpy.typing as npt
-
-
-class SessionsFull(AudioTextError):
-    status_code = 429
-    code = "too_many_sessions"
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.headers = {"Retry-After": "5"}
-
-
-class SessionSlots:
-    """Sessions open now, per process and per API key."""
-
-    def __init__(self, per_process: int, per_key: int) -> None:
-        self.per_process = per_process
-        self.per_key = per_key
-        self.open: collections.Counter[str] = collections.Counter()
-
-    def take(self, owner: str | None) -> Callable[[], None]:
-        """A session for ``owner``, or ``SessionsFull``; call what it returns to give it back."""
-        who = owner or ""
-        if sum(self.open.values()) >= self.per_process:
-            raise SessionsFull(
-                f"this server holds {self.per_process} live sessions at once; try again soon"
-            )
-        if owner is not None and self.open[who] >= self.per_key:
-            raise SessionsFull(f"this API key may hold {self.per_key} live sessions at once")
-        self.open[who] += 1
-
-        def release() -> None:
-            self.open[who] -= 1
-
-        return release
 
 
 def model_names(settings: Settings) -> frozenset[str]:

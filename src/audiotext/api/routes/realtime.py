@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import json
 from typing import Any
 
@@ -12,15 +13,9 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect, status
 
 from audiotext.api.deps import OwnerDep, ServicesDep
 from audiotext.api.errors import send_error
-from audiotext.jobs.errors import AudioTextError, InvalidParameter
+from audiotext.jobs.errors import AudioTextError, BackendUnavailable, InvalidParameter
 from audiotext.realtime.protocol import ProtocolError, SessionConfig, error_event
-from audiotext.realtime.runner import (
-    SessionSlots,
-    decoder,
-    model_names,
-    speech_probabilities,
-)
-from audiotext.realtime.session import LiveSession
+from audiotext.realtime.slots import SessionSlots
 
 router = APIRouter(tags=["openai"])
 
@@ -36,6 +31,10 @@ async def realtime(websocket: WebSocket, services: ServicesDep, owner: OwnerDep)
             raise InvalidParameter(
                 "this server serves transcription sessions: ?intent=transcription"
             )
+        if importlib.util.find_spec("numpy") is None:
+            raise BackendUnavailable(
+                "live transcription runs where the engine is installed (audiotext[engine])"
+            )
         release = slots.take(owner)
     except AudioTextError as exc:
         # Refused before the upgrade, as plain HTTP (429 when the sessions are full).
@@ -49,6 +48,10 @@ async def realtime(websocket: WebSocket, services: ServicesDep, owner: OwnerDep)
 
 
 async def _serve(websocket: WebSocket, services: Any, idle_seconds: float) -> None:
+    # Here, not at the top: the gateway's image has no engine (nor numpy).
+    from audiotext.realtime.runner import decoder, model_names, speech_probabilities
+    from audiotext.realtime.session import LiveSession
+
     settings = services.settings
 
     async def send(event: dict[str, Any]) -> None:

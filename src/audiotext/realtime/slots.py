@@ -1,0 +1,42 @@
+"""How many live sessions a process and each API key hold at once."""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Callable
+
+from audiotext.jobs.errors import AudioTextError
+
+
+class SessionsFull(AudioTextError):
+    status_code = 429
+    code = "too_many_sessions"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.headers = {"Retry-After": "5"}
+
+
+class SessionSlots:
+    """Sessions open now, per process and per API key."""
+
+    def __init__(self, per_process: int, per_key: int) -> None:
+        self.per_process = per_process
+        self.per_key = per_key
+        self.open: collections.Counter[str] = collections.Counter()
+
+    def take(self, owner: str | None) -> Callable[[], None]:
+        """A session for ``owner``, or ``SessionsFull``; call what it returns to give it back."""
+        who = owner or ""
+        if sum(self.open.values()) >= self.per_process:
+            raise SessionsFull(
+                f"this server holds {self.per_process} live sessions at once; try again soon"
+            )
+        if owner is not None and self.open[who] >= self.per_key:
+            raise SessionsFull(f"this API key may hold {self.per_key} live sessions at once")
+        self.open[who] += 1
+
+        def release() -> None:
+            self.open[who] -= 1
+
+        return release
