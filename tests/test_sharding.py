@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import subprocess
 from pathlib import Path
 
@@ -13,9 +12,11 @@ from audiotext import audio, sharding
 from audiotext.config import Settings
 from audiotext.engine import Engine, TranscribeOptions
 from audiotext.engine.base import Segment, Transcript, Word
+from audiotext.engine.hallucination import normalized
 from audiotext.pipeline import transcribe_file
 
-from helpers import final, make_settings, running_app, wait_for
+from helpers import LINES, final, make_settings, running_app, speak, wait_for
+from wer import wer
 
 
 def test_nominal_boundaries_and_plan() -> None:
@@ -74,12 +75,19 @@ def test_a_range_decodes_alone_as_the_same_samples(audio_dir: Path, fmt: str) ->
 
 
 @pytest.fixture(scope="module")
-def two_minutes(audio_dir: Path) -> Path:
-    target = audio_dir / "two-minutes.flac"
-    if not target.exists():
-        subprocess.run(
-            ["sox", str(audio_dir / "speech.wav"), str(target), "repeat", "27"], check=True
-        )
+def two_minutes(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """About two minutes of varied sentences with pauses (four times over, far apart enough
+    that no 30 s window repeats itself, which would send the decoder into fallbacks)."""
+    folder = tmp_path_factory.mktemp("long")
+    parts = []
+    for i, line in enumerate(LINES):
+        part = folder / f"line{i}.wav"
+        speak("en-us", line, part)
+        parts.append(str(part))
+    once = folder / "once.wav"
+    subprocess.run(["sox", *parts, "-r", "16000", str(once), "pad", "0", "0.4"], check=True)
+    target = folder / "two-minutes.flac"
+    subprocess.run(["sox", str(once), str(target), "repeat", "3"], check=True)
     return target
 
 
@@ -99,17 +107,16 @@ async def test_a_long_recording_in_shards_reads_as_one(
         assert done["audio_duration_seconds"] == pytest.approx(audio.probe(two_minutes).duration)
         sharded = (await client.get(f"/api/v1/job/{job['id']}/transcript?format=json")).json()
 
+    # Against what was said (the lines, four times over): every word there once.
+    said = [normalized(w) for w in " ".join(LINES * 4).split()]
+    ours = [normalized(w["word"]) for s in sharded["segments"] for w in s["words"]]
+    assert abs(len(ours) - len(said)) <= 0.02 * len(said), (len(ours), len(said))
+    # No word doubled or lost where one shard ends and the next begins: an edit distance
+    # (WER) this small leaves no room for a repeated or missing stretch at any of the cuts.
     whole = transcribe_file(engine, two_minutes, TranscribeOptions(model="tiny.en"))
-    ours = [w["word"].strip().lower() for s in sharded["segments"] for w in s["words"]]
-    theirs = [w.word.strip().lower() for s in whole.segments for w in s.words]
-    assert abs(len(ours) - len(theirs)) <= 0.01 * len(theirs)
-    # No word doubled or lost where one shard ends and the next begins.
-    changes = [
-        op
-        for op in difflib.SequenceMatcher(a=theirs, b=ours, autojunk=False).get_opcodes()
-        if op[0] != "equal"
-    ]
-    assert sum(max(i2 - i1, j2 - j1) for _, i1, i2, j1, j2 in changes) <= 0.01 * len(theirs)
+    theirs = [normalized(w.word) for s in whole.segments for w in s.words]
+    assert wer(" ".join(theirs), " ".join(ours)) <= 0.05  # windows fall elsewhere: small drift
+    assert wer(" ".join(said), " ".join(ours)) <= wer(" ".join(said), " ".join(theirs)) + 0.02
     starts = [s["start"] for s in sharded["segments"]]
     assert (
         starts == sorted(starts)
