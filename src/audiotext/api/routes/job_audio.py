@@ -34,9 +34,9 @@ async def create_audio_link(
     )
 
 
-@router.api_route(
+@router.head("/{job_id}/audio", include_in_schema=False)
+@router.get(
     "/{job_id}/audio",
-    methods=["GET", "HEAD"],
     response_class=StreamingResponse,
     summary="The job's original audio (Range requests answered with 206)",
     responses={
