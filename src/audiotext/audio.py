@@ -188,7 +188,7 @@ def _frames_from(container: Any, stream: Any, start: float) -> Iterator[tuple[fl
     base = stream.time_base
     origin = float(stream.start_time * base) if stream.start_time and base else 0.0
     target = start
-    for _ in range(6):
+    for attempt in range(6):
         if target > 0 and base is not None:
             container.seek(int((target + origin) / base), stream=stream, backward=True)
         elif target <= 0:
@@ -203,4 +203,4 @@ def _frames_from(container: Any, stream: Any, start: float) -> Iterator[tuple[fl
             for frame in frames:
                 yield 0.0, frame
             return
-        target = max(0.0, target - 2.0 * (1 + _))
+        target = max(0.0, target - 2.0 * (1 + attempt))

@@ -128,25 +128,27 @@ def transcribe_file(
     ``diarizer``, say who spoke too. A file longer than ``shard_seconds`` is transcribed a
     shard at a time, as jobs are."""
     duration = audio.probe(path).duration
-    if duration is not None and shard_seconds and duration > shard_seconds:
+    samples: Audio | None = None
+    if duration is not None and sharding.wanted(duration, shard_seconds):
         shards = shards_of(path, duration, shard_seconds)
         parts = []
         for shard in shards:
-            samples = audio.decode_range(path, shard.start, shard.end)
-            parts.append(transcribe_audio(engine, samples, options))
-            if on_progress is not None and parts[-1].segments:
-                end = shift_seconds(parts[-1].segments[-1], shard.start)
+            part = transcribe_audio(
+                engine, audio.decode_range(path, shard.start, shard.end), options
+            )
+            parts.append(part)
+            if on_progress is not None and part.segments:
+                end = shift_seconds(part.segments[-1], shard.start)
                 on_progress(progress_of(end, duration), end)
         transcript = sharding.stitch(shards, parts, duration)
-        if diarizer is None:
-            return transcript
-        samples = audio.decode(path)
     else:
         samples = audio.decode(path)
         transcript = transcribe_audio(engine, samples, options, on_progress)
     if diarizer is None:
         return transcript
-    return diarizer.diarize(samples, transcript, speakers or DiarizeOptions())
+    # Speakers are found over the whole recording, so one voice keeps one name.
+    whole = samples if samples is not None else audio.decode(path)
+    return diarizer.diarize(whole, transcript, speakers or DiarizeOptions())
 
 
 def shards_of(path: Path, duration: float, shard_seconds: float) -> list[Shard]:
@@ -185,7 +187,7 @@ async def run_job(
         shard_seconds = shard_seconds_of(row.options, settings.shard_seconds)
         async with jobs.local_audio(row.url) as path:
             duration = (await asyncio.to_thread(audio.probe, path)).duration
-            if duration is not None and shard_seconds and duration > shard_seconds:
+            if duration is not None and sharding.wanted(duration, shard_seconds):
                 transcript = await _transcribe_shards(
                     jobs, job_id, engine, path, duration, shard_seconds, options
                 )

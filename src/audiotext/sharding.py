@@ -39,6 +39,11 @@ class Shard:
         return f"shard {self.index} ({self.start:.1f} to {self.end:.1f} s)"
 
 
+def wanted(duration: float, shard_seconds: float) -> bool:
+    """Whether a recording this long is transcribed in shards (0: never)."""
+    return 0 < shard_seconds < duration
+
+
 def nominal_boundaries(duration: float, shard_seconds: float) -> list[float]:
     """Where the cuts would fall without looking at the audio: every ``shard_seconds``,
     the last shard taking a short remainder rather than making a tiny shard of it."""

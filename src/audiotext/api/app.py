@@ -28,6 +28,7 @@ from audiotext.api.routes import (
 )
 from audiotext.api.security import AuthMiddleware, SecurityHeadersMiddleware, TimeoutMiddleware
 from audiotext.config import Settings
+from audiotext.realtime.slots import SessionSlots
 from audiotext.wiring import open_services
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = registry
     app.state.finished_jobs = finished_jobs
+    app.state.realtime_slots = SessionSlots(
+        settings.realtime_sessions, settings.realtime_sessions_per_key
+    )
     install_error_handlers(app)
     routers = (health, uploads, job_audio, jobs, ws, openai_audio, openai_models, realtime, web)
     for router in (module.router for module in routers):

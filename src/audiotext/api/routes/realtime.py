@@ -23,9 +23,7 @@ router = APIRouter(tags=["openai"])
 @router.websocket("/v1/realtime")
 async def realtime(websocket: WebSocket, services: ServicesDep, owner: OwnerDep) -> None:
     settings = services.settings
-    slots: SessionSlots = _slots(
-        websocket, settings.realtime_sessions, settings.realtime_sessions_per_key
-    )
+    slots: SessionSlots = websocket.app.state.realtime_slots
     try:
         if websocket.query_params.get("intent") != "transcription":
             raise InvalidParameter(
@@ -90,11 +88,3 @@ async def _serve(websocket: WebSocket, services: Any, idle_seconds: float) -> No
         await session.close()
     with contextlib.suppress(Exception):
         await websocket.close(code=status.WS_1000_NORMAL_CLOSURE)
-
-
-def _slots(websocket: WebSocket, per_process: int, per_key: int) -> SessionSlots:
-    state = websocket.app.state
-    if getattr(state, "realtime_slots", None) is None:
-        state.realtime_slots = SessionSlots(per_process, per_key)
-    slots: SessionSlots = state.realtime_slots
-    return slots
