@@ -30,7 +30,7 @@ serve: install ## run everything on http://127.0.0.1:3203 (SQLite, local storage
 	$(BIN)/audiotext serve
 
 test: install test-prereqs ## the whole suite (starts its own PostgreSQL, Redis, MinIO and test cluster)
-	$(BIN)/pytest
+	$(BIN)/pytest --durations=40
 
 # What the suite's servers are made of, built once and cached (the first run takes a while;
 # later runs build nothing), so no test waits on a build.

@@ -122,11 +122,18 @@ def audio_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 @pytest.fixture(scope="session")
 def long_speech(audio_dir: Path) -> Path:
-    """About a minute of speech: long enough to catch a job while it runs."""
-    source = audio_dir / "speech.wav"
+    """About a minute of varied sentences with pauses (LONG_TEXT): long enough to catch a job
+    while it runs. Varied, because one sentence said over and over sends the decoder into
+    fallbacks that drop words."""
     target = audio_dir / "long-speech.flac"
     if not target.exists():
-        subprocess.run([_need("sox"), str(source), str(target), "repeat", "15"], check=True)
+        parts = []
+        for i, line in enumerate(LINES):
+            part = audio_dir / f"line{i}.wav"
+            speak("en-us", line, part)
+            parts.append(str(part))
+        sox = [_need("sox"), *parts, "-r", "16000", str(target)]
+        subprocess.run([*sox, "pad", "0", "0.4", "repeat", "1"], check=True)
     return target
 
 

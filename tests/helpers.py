@@ -177,6 +177,10 @@ class Conversation:
     turns: list[tuple[float, float, int]]  # start, end, voice
 
 
+# What long_speech says: the lines twice over.
+LONG_TEXT = " ".join(LINES * 2)
+
+
 def speak(voice: str, text: str, path: Path) -> float:
     subprocess.run(["espeak-ng", "-v", voice, "-s", "160", "-w", str(path), text], check=True)
     seconds = subprocess.run(["soxi", "-D", str(path)], capture_output=True, text=True, check=True)

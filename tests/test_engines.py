@@ -23,7 +23,7 @@ from audiotext.engine.models import ModelManager
 from audiotext.jobs.errors import InvalidParameter
 from audiotext.pipeline import transcribe_audio
 
-from helpers import JFK_TEXT, SPOKEN_TEXT
+from helpers import JFK_TEXT, LONG_TEXT
 from wer import wer
 
 
@@ -105,7 +105,7 @@ def test_early_text_gives_the_same_transcript_sooner(long_speech: Path) -> None:
         options = TranscribeOptions(model="tiny.en", early_text=early)
         runs[early] = transcribe_audio(engine, samples, options)
     plain, early = runs[False], runs[True]
-    truth = " ".join([SPOKEN_TEXT] * 15)
+    truth = LONG_TEXT
     assert wer(truth, early.text) <= wer(truth, plain.text) + 0.02, (plain.text, early.text)
     assert early.segments[0].end <= EARLY_TEXT_SECONDS[1] < plain.segments[-1].end
     assert [s.id for s in early.segments] == list(range(len(early.segments)))

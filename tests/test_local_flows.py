@@ -17,7 +17,7 @@ from openai import AsyncOpenAI
 
 from audiotext.api.routes.ws import POLL_SECONDS
 
-from helpers import FORMATS, JFK_TEXT, SPOKEN_TEXT, presign
+from helpers import FORMATS, JFK_TEXT, LONG_TEXT, SPOKEN_TEXT, presign
 from wer import wer
 
 pytestmark = pytest.mark.slow
@@ -123,7 +123,7 @@ async def test_websocket_streams_progress_while_the_job_runs(
         m["status"] == "processing" for _, m in messages if "segment" in m
     )
     assert [s["id"] for s in live] == list(range(len(live)))
-    assert wer(" ".join([SPOKEN_TEXT] * 15), " ".join(s["text"].strip() for s in live)) <= 0.25
+    assert wer(LONG_TEXT, " ".join(s["text"].strip() for s in live)) <= 0.25
     assert [p for _, p in running] == sorted(p for _, p in running)
     # The fallback poll sends at most one message per POLL_SECONDS: updates closer together
     # than that came through the event bus as the job moved.

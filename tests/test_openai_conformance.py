@@ -27,7 +27,7 @@ from audiotext.api.openai_form import chunking_strategy
 from audiotext.jobs.decoding import decoding_options, engine_vad_parameters
 from audiotext.jobs.errors import InvalidValue
 
-from helpers import JFK_TEXT, SPOKEN_TEXT, free_port, live_server, make_settings, new_key
+from helpers import JFK_TEXT, LONG_TEXT, free_port, live_server, make_settings, new_key
 from wer import wer
 
 STREAM_EVENT: TypeAdapter[Any] = TypeAdapter(TranscriptionStreamEvent)
@@ -236,7 +236,7 @@ async def test_a_stream_yields_the_sdks_events_word_by_word_as_decoded(
     assert kinds[-1] == "transcript.text.done" and set(kinds[:-1]) == {"transcript.text.delta"}
     done = arrivals[-1][1]
     text = "".join(event.delta for _, event in arrivals[:-1])
-    assert text == done.text and wer(" ".join([SPOKEN_TEXT] * 15), text) <= 0.25
+    assert text == done.text and wer(LONG_TEXT, text) <= 0.25
     assert len(arrivals) > 100  # a word each, not a segment
     assert all(" " not in event.delta.strip() for _, event in arrivals[:-1])
     assert done.usage.type == "tokens" and done.usage.output_tokens > len(arrivals) / 2

@@ -100,7 +100,7 @@ class RedisBus:
                 delay = min(delay * 2, 5.0)
             finally:
                 with contextlib.suppress(Exception):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                    await pubsub.aclose()
 
     async def ping(self) -> None:
         """Redis answers and this process is subscribed (else its clients get no events)."""

@@ -132,6 +132,14 @@ async def reconcile(
     job = build_job(dict(body), job_id, context.settings)
     kopf.adopt(job, owner=body)
     job["metadata"]["labels"][k.LABEL_JOB_ID] = job_id
+    shown = dict(status)
+    first = None
+    if not status.get("phase"):
+        # Written before the Job exists: kopf applies the handler's patch only after it
+        # returns, when the new Job's own events may already have moved the phase on.
+        first = observe_job(job)  # the new Job as it is: queued (suspended) or pending
+        shown.update(phase=first.phase, progress=0, attempts=0)
+        await _write_status(context, str(namespace), name, shown)
     try:
         await context.cluster.create_job(str(namespace), job)
         kopf.info(
@@ -151,14 +159,19 @@ async def reconcile(
         patch.status["jobName"] = job["metadata"]["name"]
     if status.get("model") != row.model:
         patch.status["model"] = row.model  # the MODEL column, also when spec.model is empty
-    shown = dict(status)
-    first = None
-    if not status.get("phase"):
-        first = observe_job(job)  # the new Job as it is: queued (suspended) or pending
-        patch.status["phase"] = first.phase
-        patch.status["progress"] = shown["progress"] = 0
-        patch.status["attempts"] = 0
     _progress(memo).follow(job_id, str(namespace), name, shown, first)
+
+
+async def _write_status(
+    context: OperatorContext, namespace: str, name: str, status: dict[str, Any]
+) -> None:
+    changes = {key: status[key] for key in ("phase", "progress", "attempts")}
+    try:
+        await context.cluster.patch_status(namespace, name, changes)
+    except ApiException as exc:
+        raise kopf.TemporaryError(f"status not written: {exc.status}", delay=RETRY_DELAY) from exc
+    except (ClientError, OSError) as exc:
+        raise kopf.TemporaryError(f"API unavailable: {exc}", delay=RETRY_DELAY) from exc
 
 
 def _patch_status(patch: kopf.Patch, current: kopf.Status, desired: dict[str, Any]) -> None:
