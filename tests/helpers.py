@@ -92,11 +92,11 @@ def transcribed(engine: Engine, path: Path, **options: Any) -> Transcript:
     )
 
 
-async def new_key(settings: Settings, name: str) -> tuple[str, str]:
+async def new_key(settings: Settings, name: str, queue: str | None = None) -> tuple[str, str]:
     """An API key made as ``audiotext keys create`` makes one: (its id, its secret)."""
     db = Database(settings.resolved_database_url)
     try:
-        key, secret = await ApiKeyService(db).create(name)
+        key, secret = await ApiKeyService(db).create(name, queue=queue)
     finally:
         await db.close()
     return key.id, secret

@@ -8,6 +8,7 @@ import struct
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import httpx
 import openai
@@ -18,6 +19,7 @@ from openai import AsyncOpenAI
 from audiotext.api.app import create_app
 from audiotext.config import Settings
 from audiotext.db.session import Database
+from audiotext.kube.resources import build_transcription_job
 from audiotext.services.keys import ApiKeyService
 
 from helpers import final, free_port, live_server, make_settings, new_key, running_app, wait_for
@@ -45,6 +47,20 @@ async def test_keys_cli_creates_lists_and_revokes(tmp_path: Path) -> None:
         [audiotext, "keys", "list"], env=env, capture_output=True, text=True, check=True
     ).stdout
     assert "ci" in listed and "active" in listed and secret not in listed
+    queued = subprocess.run(
+        [audiotext, "keys", "create", "--name", "team-a", "--queue", "team-a"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert queued.returncode == 0 and "queue team-a" in queued.stderr, queued.stderr
+    listed = subprocess.run(
+        [audiotext, "keys", "list"], env=env, capture_output=True, text=True, check=True
+    ).stdout
+    assert any("team-a" in line.split()[4:] for line in listed.splitlines()), listed
+    bad = [audiotext, "keys", "create", "--name", "x", "--queue", "Team A"]
+    refused = subprocess.run(bad, env=env, capture_output=True, text=True)
+    assert refused.returncode == 2 and "LocalQueue" in refused.stderr
     settings = make_settings(tmp_path, auth=True)
     async with running_app(settings) as (_, client):
         assert (await client.get("/api/v1/job/read", headers=bearer(secret))).status_code == 200
@@ -56,6 +72,43 @@ async def test_keys_cli_creates_lists_and_revokes(tmp_path: Path) -> None:
     rows = await ApiKeyService(db).list()
     await db.close()
     assert rows[0].secret_hash != secret and secret not in rows[0].secret_hash
+
+
+async def test_a_tenants_key_sends_its_jobs_to_its_queue(
+    auth_settings: Settings, jfk: Path
+) -> None:
+    audio = jfk.read_bytes()
+    async with running_app(auth_settings) as (app, client):
+        _, tenant = await new_key(auth_settings, "team-a", queue="team-a")
+        _, plain = await new_key(auth_settings, "anyone")
+
+        async def spec_of(secret: str, **fields: str) -> dict[str, Any]:
+            files = {"file": ("jfk.flac", audio, "audio/flac")}
+            created = await client.post(
+                "/api/v1/job/transcribe", files=files, data=fields, headers=bearer(secret)
+            )
+            assert created.status_code == 202, created.text
+            stored = await app.state.services.jobs.get(created.json()["id"])
+            resource: dict[str, Any] = build_transcription_job(stored, auth_settings)
+            return resource["spec"]
+
+        spec = await spec_of(tenant, priority="batch")
+        assert (spec["queueName"], spec["priority"]) == ("team-a", "batch")
+        assert "queueName" not in await spec_of(plain)
+        wrong = await client.post(
+            "/api/v1/job/transcribe",
+            headers=bearer(tenant),
+            json={"filename": "a.flac", "url": "s3://b/a.flac", "priority": "urgent"},
+        )
+        assert wrong.status_code == 422 and "priority" in wrong.json()["detail"]
+        # The OpenAI endpoint runs the tenant's jobs in its queue too.
+        api = AsyncOpenAI(
+            api_key=tenant, base_url="http://audiotext.test/v1", http_client=client, max_retries=0
+        )
+        await api.audio.transcriptions.create(model="whisper-1", file=("jfk.flac", audio))
+        listed = (await client.get("/api/v1/job/read", headers=bearer(tenant))).json()["items"]
+        newest = await app.state.services.jobs.get(listed[0]["id"])
+        assert newest.options["queue"] == "team-a" and newest.options["source"] == "openai"
 
 
 async def test_every_route_needs_a_key_but_health_and_docs(auth_settings: Settings) -> None:

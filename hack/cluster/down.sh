@@ -93,7 +93,7 @@ mapfile -t shims < <(shim_pids)
 stop_pids 5 "${shims[@]}"
 
 # 3. The control plane. Its state is thrown away, so a long graceful shutdown buys nothing.
-stop_daemons 2 kube-scheduler kube-controller-manager kube-apiserver etcd
+stop_daemons 2 kueue kube-scheduler kube-controller-manager kube-apiserver etcd
 
 # 4. kube-proxy's rules, then every chain and jump cluster-up's run added.
 bin_dir="$(cluster_bin_cache)"

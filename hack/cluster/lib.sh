@@ -41,7 +41,7 @@ find_go() {
 
 # Every binary cluster-build produces, by group.
 KUBE_BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kube-proxy kubelet kubectl)
-ALL_BINARIES=("${KUBE_BINARIES[@]}" etcd kwok helm coredns pause fetch)
+ALL_BINARIES=("${KUBE_BINARIES[@]}" etcd kwok helm coredns pause fetch kueue)
 
 # --- The cluster's network and names (override through the environment) ---
 # The node IP is an extra address on lo: a local address that pods reach through the bridge
@@ -68,6 +68,9 @@ KUBE_PROXY_METRICS_PORT=10249
 COREDNS_HEALTH_PORT=18080
 COREDNS_READY_PORT=18181
 KWOK_SERVER_PORT=10247
+KUEUE_WEBHOOK_PORT=19443
+KUEUE_HEALTH_PORT=18082
+KUEUE_METRICS_PORT=18443
 PAUSE_IMAGE=localhost/audiotext-pause:dev
 TESTBOX_IMAGE=localhost/audiotext-testbox:dev
 EGRESS_CHAIN=AUDIOTEXT-EGRESS
@@ -87,7 +90,7 @@ KUBECONFIG_ADMIN="${CLUSTER_DIR}/kubeconfig"
 # removes each one that cluster-up found missing.
 FIXED_PATHS=(/var/lib/kubelet /run/containerd /var/lib/cni /run/netns /var/run/netns
   /var/log/containers /var/log/pods /etc/cni /opt/cni /var/lib/containerd /run/runc
-  /var/run/kubernetes /usr/libexec/kubernetes /etc/kubernetes)
+  /var/run/kubernetes /usr/libexec/kubernetes /etc/kubernetes /etc/kueue)
 
 # The sysctls that the kubelet, kube-proxy and the bridge plugin may change.
 WATCHED_SYSCTLS=(kernel.panic kernel.panic_on_oops vm.overcommit_memory vm.panic_on_oom
@@ -105,6 +108,7 @@ declare -A DEBIAN_PACKAGES=(
   [containerd]=containerd [ctr]=containerd [runc]=runc [/usr/lib/cni/bridge]=containernetworking-plugins
   [iptables]=iptables [conntrack]=conntrack [busybox]=busybox-static [openssl]=openssl
   [ip]=iproute2 [curl]=curl [flock]=util-linux [setsid]=util-linux [mount]=mount [python3]=python3
+  [/usr/lib/python3/dist-packages/yaml]=python3-yaml
 )
 
 ensure_debian_packages() {

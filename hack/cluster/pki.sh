@@ -70,6 +70,9 @@ generate_pki() {
   issue_cert kubelet-serving "/CN=${NODE_NAME}" "DNS:${NODE_NAME},IP:${NODE_IP}" serverAuth
   issue_cert kwok "/CN=audiotext:kwok"
   issue_cert coredns "/CN=audiotext:coredns"
+  # Kueue serves its webhooks (and metrics) to the API server on loopback.
+  issue_cert kueue-serving "/CN=kueue" "DNS:localhost,IP:127.0.0.1" serverAuth
+  issue_cert kueue "/O=system:masters/CN=audiotext:kueue"
 
   mkdir -p "${CLUSTER_DIR}/kubeconfigs"
   write_kubeconfig "${KUBECONFIG_ADMIN}" admin audiotext-admin
@@ -79,4 +82,5 @@ generate_pki() {
   write_kubeconfig "${CLUSTER_DIR}/kubeconfigs/kubelet" kubelet "system:node:${NODE_NAME}"
   write_kubeconfig "${CLUSTER_DIR}/kubeconfigs/kwok" kwok audiotext:kwok
   write_kubeconfig "${CLUSTER_DIR}/kubeconfigs/coredns" coredns audiotext:coredns
+  write_kubeconfig "${CLUSTER_DIR}/kubeconfigs/kueue" kueue audiotext:kueue
 }

@@ -199,6 +199,26 @@ iptables -w -N "${EGRESS_CHAIN}"
 iptables -w -A "${EGRESS_CHAIN}" -s "${CLUSTER_CIDR}" ! -o "${BRIDGE}" -j REJECT --reject-with icmp-net-prohibited
 iptables -w -I FORWARD 1 -j "${EGRESS_CHAIN}"
 
+# --- Kueue: its CRDs, the controller, then the webhooks that call it ----------------------
+
+KUEUE_MANIFESTS="${BIN}/../kueue"
+python3 "${HERE}/kueue_objects.py" crds "${KUEUE_MANIFESTS}" | kubectl_admin apply --server-side -f - >/dev/null
+kubectl_admin create namespace kueue-system >/dev/null
+# Its metrics certificate has a fixed path (/etc/kueue is in FIXED_PATHS, so cluster-down
+# removes it); the webhook's is in the cluster's PKI directory.
+for dir in "${PKI_DIR}/kueue" /etc/kueue/metrics/certs; do
+  mkdir -p "${dir}"
+  cp "${PKI_DIR}/kueue-serving.crt" "${dir}/tls.crt"
+  cp "${PKI_DIR}/kueue-serving.key" "${dir}/tls.key"
+done
+sed -e "s#@HEALTH_PORT@#${KUEUE_HEALTH_PORT}#g" -e "s#@METRICS_PORT@#${KUEUE_METRICS_PORT}#g" \
+  -e "s#@WEBHOOK_PORT@#${KUEUE_WEBHOOK_PORT}#g" -e "s#@CERT_DIR@#${PKI_DIR}/kueue#g" \
+  "${HERE}/config/kueue.yaml" >"${CLUSTER_DIR}/etc/kueue.yaml"
+wait_for "Kueue's CRDs" 30 "" kubectl_admin wait --for condition=Established --timeout 1s \
+  crd/clusterqueues.kueue.x-k8s.io crd/workloads.kueue.x-k8s.io crd/localqueues.kueue.x-k8s.io
+start_daemon kueue "${BIN}/kueue" --config "${CLUSTER_DIR}/etc/kueue.yaml" \
+  --kubeconfig "${KC}/kueue" --feature-gates VisibilityOnDemand=false --zap-log-level 1
+
 # --- ready -----------------------------------------------------------------------------
 
 node_ready() {
@@ -215,5 +235,8 @@ wait_for "the not-ready taints to go" 60 kube-controller-manager no_taint_left
 wait_for "CoreDNS" 30 coredns curl -sf -o /dev/null "http://127.0.0.1:${COREDNS_READY_PORT}/ready"
 wait_for "the default service account" 30 kube-controller-manager \
   kubectl_admin get serviceaccount default -n default
+wait_for "Kueue" 60 kueue curl -sf -o /dev/null "http://127.0.0.1:${KUEUE_HEALTH_PORT}/readyz"
+python3 "${HERE}/kueue_objects.py" webhooks "${KUEUE_MANIFESTS}" "${PKI_DIR}/ca.crt" \
+  "${KUEUE_WEBHOOK_PORT}" | kubectl_admin apply -f - >/dev/null
 
 log "cluster is up in $((SECONDS - started_at)) s: export KUBECONFIG=${KUBECONFIG_ADMIN}"

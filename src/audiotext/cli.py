@@ -111,15 +111,23 @@ def cmd_keys(args: argparse.Namespace) -> int:
         keys = services.keys
         try:
             if args.keys_command == "create":
-                key, secret = await keys.create(args.name)
-                print(f"created key {key.id} ({key.name}); it is shown only once:", file=sys.stderr)
+                key, secret = await keys.create(args.name, queue=args.queue)
+                queued = f", queue {key.queue}" if key.queue else ""
+                print(
+                    f"created key {key.id} ({key.name}{queued}); it is shown only once:",
+                    file=sys.stderr,
+                )
                 print(secret)
             elif args.keys_command == "list":
-                print(f"{'id':36}  {'prefix':8}  {'created':20}  {'state':8}  name")
+                print(f"{'id':36}  {'prefix':8}  {'created':20}  {'state':8}  {'queue':16}  name")
                 for row in await keys.list():
                     state = "revoked" if row.revoked_at else "active"
                     created = row.created_at.strftime("%Y-%m-%d %H:%M:%S")
-                    print(f"{row.id:36}  {row.prefix:8}  {created:20}  {state:8}  {row.name}")
+                    queue = row.queue or "-"
+                    print(
+                        f"{row.id:36}  {row.prefix:8}  {created:20}  {state:8}  {queue:16}  "
+                        f"{row.name}"
+                    )
             else:
                 row = await keys.revoke(args.key)
                 print(f"revoked key {row.id} ({row.name})", file=sys.stderr)
@@ -220,6 +228,10 @@ def build_parser() -> argparse.ArgumentParser:
     keys = p.add_subparsers(dest="keys_command", required=True)
     create = keys.add_parser("create", help="create a key and print it (once)")
     create.add_argument("--name", required=True, help="who or what the key is for")
+    create.add_argument(
+        "--queue",
+        help="Kubernetes with Kueue: the LocalQueue of this tenant's jobs (default: the server's)",
+    )
     keys.add_parser("list", help="list keys (never their secrets)")
     revoke = keys.add_parser("revoke", help="revoke a key by id, prefix or name")
     revoke.add_argument("key")

@@ -33,6 +33,13 @@ VALUE_SETS = {
     "dev": ["-f", str(DEV_VALUES)],
     "gpu": ["-f", str(GPU_VALUES)],
     "dev+gpu": ["-f", str(DEV_VALUES), "-f", str(GPU_VALUES)],
+    # The API server checks these against the real Kueue's CRDs and webhooks.
+    "kueue": [
+        "--set",
+        "kueue.enabled=true",
+        "--set-json",
+        'kueue.tenants=[{"name": "team-a", "weight": "2", "quota": {"nvidia.com/gpu": 1}}]',
+    ],
 }
 # Every optional part switched on (the ServiceMonitor needs CRDs the test cluster lacks).
 EVERYTHING = [
@@ -502,6 +509,35 @@ def test_gpu_values(gpu: list[Manifest]) -> None:
     ]
     assert env["AUDIOTEXT_WORKER_IMAGE"] == "localhost/audiotext-worker:gpu"
     assert json.loads(env["AUDIOTEXT_WORKER_RESOURCES"])["limits"]["memory"] == "8Gi"
+
+
+def test_kueue_values_make_the_queueing_objects(helm: Path) -> None:
+    manifests = render(helm, *VALUE_SETS["kueue"])
+    assert config(manifests)["AUDIOTEXT_WORKER_QUEUE_NAME"] == "audiotext"
+    flavor = find(manifests, "ResourceFlavor", "gpu")
+    assert flavor["spec"]["nodeLabels"] == {"nvidia.com/gpu.present": "true"}
+    shared = find(manifests, "ClusterQueue")["spec"]
+    tenant = find(manifests, "ClusterQueue", "team-a")["spec"]
+    assert shared["cohortName"] == tenant["cohortName"] == RELEASE
+    (group,) = shared["resourceGroups"]
+    assert group["coveredResources"] == ["cpu", "memory", "nvidia.com/gpu"]
+    quota = {r["name"]: r["nominalQuota"] for r in group["flavors"][0]["resources"]}
+    assert quota == {"cpu": "8", "memory": "32Gi", "nvidia.com/gpu": "1"}
+    (tenant_group,) = tenant["resourceGroups"]
+    tenant_quota = {r["name"]: r["nominalQuota"] for r in tenant_group["flavors"][0]["resources"]}
+    assert tenant_quota == {"cpu": "0", "memory": "0", "nvidia.com/gpu": "1"}
+    assert tenant["fairSharing"] == {"weight": "2"}
+    queues = {
+        m["metadata"]["name"]: m["spec"]["clusterQueue"]
+        for m in manifests
+        if m["kind"] == "LocalQueue" and m["metadata"]["namespace"] == NAMESPACE
+    }
+    assert queues == {"audiotext": RELEASE, "team-a": f"{RELEASE}-team-a"}
+    priorities = {
+        m["metadata"]["name"]: m["value"] for m in manifests if m["kind"] == "WorkloadPriorityClass"
+    }
+    assert priorities == {"interactive": 1000, "batch": 100}
+    assert not [m for m in render(helm) if m["apiVersion"].startswith("kueue.x-k8s.io/")]
 
 
 def test_optional_parts(helm: Path) -> None:

@@ -289,6 +289,22 @@ class Deployment:
         return str(signed["url"])
 
 
+def transcription_job(name: str, url: str, **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "audiotext.io/v1alpha1",
+        "kind": "TranscriptionJob",
+        "metadata": {"name": name},
+        "spec": {"audio": {"url": url}, **spec},
+    }
+
+
+def job_row(deployment: Deployment, job_id: str) -> dict[str, Any]:
+    response = httpx.get(f"{deployment.gateway_url}/api/v1/job/status/{job_id}")
+    assert response.status_code == 200, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
 def deploy(cluster: Cluster, servers: Servers, workdir: Path) -> Iterator[Deployment]:
     namespace = f"audiotext-e2e-{uuid.uuid4().hex[:6]}"
     cluster.run("apply", "-f", str(ROOT / "crds" / "transcriptionjobs.audiotext.io.yaml"))

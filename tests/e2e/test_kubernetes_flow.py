@@ -13,7 +13,7 @@ import httpx
 import pytest
 from openai import AsyncOpenAI
 
-from deployment import Deployment, follow, kubectl_columns
+from deployment import Deployment, follow, job_row, kubectl_columns, transcription_job
 from helpers import JFK_TEXT
 from wer import wer
 
@@ -89,15 +89,6 @@ async def test_the_openai_endpoint_through_worker_pods_streams_what_they_publish
     assert wer(JFK_TEXT, verbose.text) <= 0.1 and verbose.words and not verbose.segments
 
 
-def transcription_job(name: str, url: str, **spec: Any) -> dict[str, Any]:
-    return {
-        "apiVersion": "audiotext.io/v1alpha1",
-        "kind": "TranscriptionJob",
-        "metadata": {"name": name},
-        "spec": {"audio": {"url": url}, **spec},
-    }
-
-
 RUNNER = {"device": "cpu"}
 FINAL_PHASES = {"Succeeded", "Failed", "Cancelled"}
 
@@ -129,13 +120,6 @@ def newest_job(deployment: Deployment) -> dict[str, Any]:
     assert response.status_code == 200, response.text
     job: dict[str, Any] = response.json()["items"][0]
     return job
-
-
-def job_row(deployment: Deployment, job_id: str) -> dict[str, Any]:
-    response = httpx.get(f"{deployment.gateway_url}/api/v1/job/status/{job_id}")
-    assert response.status_code == 200, response.text
-    result: dict[str, Any] = response.json()
-    return result
 
 
 def test_kubectl_apply_is_a_first_class_client(deployment: Deployment, jfk: Path) -> None:

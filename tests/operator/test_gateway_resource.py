@@ -83,6 +83,14 @@ def test_a_sharded_job_asks_its_resource_and_the_operator_reads_it_back() -> Non
     assert "sharding" not in request_of({**spec, "sharding": {}}, "x").options
 
 
+def test_a_tenants_queue_and_a_priority_go_into_the_resource() -> None:
+    options = {"queue": "team-a", "priority": "batch"}
+    spec = build_transcription_job(job(options=options), Settings())["spec"]
+    assert (spec["queueName"], spec["priority"]) == ("team-a", "batch")
+    plain = build_transcription_job(job(), Settings())["spec"]
+    assert "queueName" not in plain and "priority" not in plain
+
+
 def test_a_diarized_job_asks_its_resource_and_the_operator_reads_it_back() -> None:
     options = {"diarize": True, "max_speakers": 3}
     spec = build_transcription_job(job(options=options), Settings())["spec"]

@@ -256,6 +256,16 @@ def test_a_kueue_queue_labels_the_job_and_creates_it_suspended(
     assert job["spec"]["suspend"] is (queue is not None)
 
 
+@pytest.mark.parametrize("priority", ["interactive", "batch"])
+def test_a_priority_picks_the_kueue_workload_priority_class(priority: str) -> None:
+    job = build_job(resource(queueName="team-a", priority=priority), JOB_ID, settings())
+    assert job["metadata"]["labels"][k.KUEUE_PRIORITY_LABEL] == priority
+    assert (
+        k.KUEUE_PRIORITY_LABEL
+        not in build_job(resource(), JOB_ID, settings())["metadata"]["labels"]
+    )
+
+
 # --- the Job's own policy ------------------------------------------------------------------
 
 

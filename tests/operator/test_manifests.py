@@ -15,6 +15,7 @@ import kopf
 import pytest
 import yaml
 
+from audiotext.jobs.choices import PRIORITIES
 from audiotext.jobs.decoding import BEAM_SIZES, MAX_HOTWORDS, MAX_PROMPT, VAD_PARAMETERS
 from audiotext.kube import constants as k
 
@@ -102,12 +103,14 @@ def test_the_spec_has_every_documented_field_and_is_immutable() -> None:
         "tolerations",
         "priorityClassName",
         "queueName",
+        "priority",
         "activeDeadlineSeconds",
         "backoffLimit",
         "diarization",
         "decoding",
         "sharding",
     }
+    assert tuple(spec["properties"]["priority"]["enum"]) == PRIORITIES
     sharding = spec["properties"]["sharding"]["properties"]
     assert set(sharding) == {field for _, field in k.SHARDING_FIELDS}
     assert sharding["maxParallel"]["minimum"] == 1

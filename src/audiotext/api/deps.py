@@ -47,6 +47,12 @@ def owner_of(connection: HTTPConnection) -> str | None:
     return owner
 
 
+def queue_of(connection: HTTPConnection) -> str | None:
+    """The Kueue LocalQueue of the tenant whose key made this request (None: the default)."""
+    queue: str | None = getattr(connection.state, "queue", None)
+    return queue
+
+
 async def get_owner(connection: HTTPConnection) -> str | None:
     return owner_of(connection)
 

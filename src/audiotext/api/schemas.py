@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from audiotext.diarization import MAX_SPEAKERS
-from audiotext.jobs.choices import MIN_SHARD_SECONDS, EngineName, Task
+from audiotext.jobs.choices import MIN_SHARD_SECONDS, EngineName, Priority, Task
 from audiotext.jobs.decoding import BEAM_SIZES, MAX_HOTWORDS, MAX_PROMPT
 from audiotext.jobs.schemas import JobPublic
 
@@ -77,6 +77,12 @@ class JobBase(BaseModel):
         None, description="Skip what is not speech (default from configuration)."
     )
     vad_parameters: VadParameters | None = None
+
+    priority: Priority | None = Field(
+        None,
+        description="Kubernetes with Kueue: interactive jobs are admitted before batch ones and "
+        "may preempt them (default: the queue's).",
+    )
 
     # Long recordings (Kubernetes: one Indexed Job, a pod per shard).
     shard_seconds: float | None = Field(

@@ -114,7 +114,9 @@ class AuthMiddleware:
         except AudioTextError as exc:
             await deny(scope, send, exc)
             return
-        scope.setdefault("state", {})["owner"] = key.id
+        state = scope.setdefault("state", {})
+        state["owner"] = key.id
+        state["queue"] = key.queue
         await self.app(scope, receive, send)
 
     def _check_rate(self, key_id: str, rate: int) -> None:

@@ -88,6 +88,7 @@ class TranscriptionJobRow(Base):
     # [{language, seconds, probability}], detected over the whole file (most spoken first)
     languages: Mapped[list[dict[str, Any]] | None] = mapped_column(sa.JSON)
     shards: Mapped[dict[str, int] | None] = mapped_column(sa.JSON)
+    queued: Mapped[str | None] = mapped_column(sa.Text)  # Kueue's reason while it holds it back
 
 
 class ApiKeyRow(Base):
@@ -99,6 +100,8 @@ class ApiKeyRow(Base):
     name: Mapped[str] = mapped_column(sa.String(255))
     prefix: Mapped[str] = mapped_column(sa.String(16), unique=True, index=True)
     secret_hash: Mapped[str] = mapped_column(sa.String(64))
+    # The Kueue LocalQueue of the jobs made with this key (a tenant's); None: the default.
+    queue: Mapped[str | None] = mapped_column(sa.String(63))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column()
     last_used_at: Mapped[datetime | None] = mapped_column()

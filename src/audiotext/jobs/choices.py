@@ -21,6 +21,10 @@ OUTPUT_FORMATS: tuple[OutputFormat, ...] = get_args(OutputFormat)
 DEFAULT_OUTPUT_FORMATS: tuple[OutputFormat, ...] = ("txt", "json", "srt", "vtt")
 
 
+# Kueue WorkloadPriorityClasses (the chart makes both), most urgent first.
+Priority = Literal["interactive", "batch"]
+PRIORITIES: tuple[Priority, ...] = get_args(Priority)
+
 # Shards shorter than this are not worth a pod; a shard size is 0 (no shards) or at least this.
 MIN_SHARD_SECONDS = 30.0
 

@@ -47,6 +47,11 @@ class JobPublic(BaseModel):
     shards: ShardCounts | None = Field(
         None, description="How far the shards are, for a recording transcribed in shards."
     )
+    queued: str | None = Field(
+        None,
+        description="Kubernetes with Kueue: why the job still waits for admission, in Kueue's "
+        "words (no quota left, preempted); empty once it runs.",
+    )
     attempts: int = 0
     callback_url: str | None = None
     creation_date: datetime

@@ -23,6 +23,10 @@ OPERATOR_ANNOTATION_DOMAIN = "operator.audiotext.io"  # the operator's own bookk
 # looks for changes, so it must not share ours: the cancel annotation would never be seen.
 KOPF_PREFIX = f"operator.{GROUP}"
 KUEUE_QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
+KUEUE_PRIORITY_LABEL = "kueue.x-k8s.io/priority-class"
+KUEUE_GROUP = "kueue.x-k8s.io"
+KUEUE_VERSION = "v1beta2"
+KUEUE_WORKLOADS = "workloads"
 # Kopf's finalizer: an unfinished resource keeps it, so deleting one cancels its row first.
 FINALIZER = f"{OPERATOR_ANNOTATION_DOMAIN}/cancel-on-delete"
 

@@ -22,6 +22,10 @@ def build_transcription_job(job: JobPublic, settings: Settings) -> dict[str, Any
     }
     if job.language:
         spec["language"] = job.language
+    if job.options.get("queue"):
+        spec["queueName"] = job.options["queue"]  # the API key's tenant queue
+    if job.options.get("priority"):
+        spec["priority"] = job.options["priority"]
     if job.options.get("diarize"):
         spec["diarization"] = {
             "enabled": True,

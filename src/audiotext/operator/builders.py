@@ -179,6 +179,8 @@ def build_job(resource: Body, job_id: str, settings: Settings) -> Body:
     }
     if queue:
         labels[k.KUEUE_QUEUE_LABEL] = queue
+    if spec.get("priority"):
+        labels[k.KUEUE_PRIORITY_LABEL] = spec["priority"]
     pod_spec: Body = {
         "restartPolicy": "Never",
         "automountServiceAccountToken": False,

@@ -21,6 +21,7 @@ from audiotext.operator.builders import build_job, job_name, owner_of, request_o
 from audiotext.operator.context import OperatorContext
 from audiotext.operator.job_events import JobEvent, JobEventRecorder
 from audiotext.operator.progress import ProgressMirror
+from audiotext.operator.queueing import owning_job, show_wait, waiting_reason
 from audiotext.operator.status import (
     cancelled_status,
     invalid_spec_status,
@@ -246,6 +247,16 @@ async def job_changed(body: kopf.Body, type: str, memo: kopf.Memo, **_: Any) -> 
             return  # readiness, pod bookkeeping: nothing the resource shows has moved
     event = JobEvent(namespace, owner[0], owner[1], str(job_id), observed, deleted=deleted)
     await _job_events(memo).record(event, _post_with_kopf)
+
+
+@kopf.on.event(k.KUEUE_GROUP, k.KUEUE_VERSION, k.KUEUE_WORKLOADS)
+async def workload_changed(body: kopf.Body, type: str, memo: kopf.Memo, **_: Any) -> None:
+    """Kueue moved a Workload: the Queued resource of its Job shows why it still waits."""
+    workload = dict(body)
+    reason, job = waiting_reason(workload), owning_job(workload)
+    if type == "DELETED" or reason is None or job is None:
+        return
+    await show_wait(_context(memo), str(body["metadata"]["namespace"]), job, reason)
 
 
 async def _post_with_kopf(resource: dict[str, Any], type_: str, reason: str, message: str) -> None:

@@ -169,6 +169,8 @@ def desired_status(current: Body, observation: Observation, now: str) -> Body:
         "attempts": observation.attempts,
         "message": observation.message,
     }
+    if observation.phase == current.get("phase") == k.PHASE_QUEUED and current.get("message"):
+        status["message"] = current["message"]  # Kueue's word on the wait says more
     if observation.start_time:
         status["startTime"] = current.get("startTime") or observation.start_time
     if observation.completion_time:

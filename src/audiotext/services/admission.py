@@ -3,7 +3,7 @@ pass before anything of it is stored. Used by the job service, which alone adds 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from audiotext.config import Settings
@@ -28,6 +28,11 @@ class JobRequest:
     callback_url: str | None = None
     # Beyond these fields: how to decode (jobs.decoding), diarization, formats, and more.
     options: dict[str, Any] = field(default_factory=dict)
+
+
+def queued_in(request: JobRequest, queue: str | None) -> JobRequest:
+    """The request as its tenant's Kueue queue runs it (as it is: the default queue)."""
+    return replace(request, options={**request.options, "queue": queue}) if queue else request
 
 
 def pending_row(

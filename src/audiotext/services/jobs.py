@@ -165,6 +165,7 @@ class JobService:
                 attempts=current.attempts + 1,
                 progress=0,
                 error_message=None,
+                queued=None,
                 started_at=utcnow(),
                 heartbeat_at=utcnow(),
             )
@@ -172,6 +173,16 @@ class JobService:
             return None
         await self._publish(JobPublic.of(row))
         return row
+
+    async def mark_queued(self, job_id: str, reason: str) -> None:
+        """Kueue holds this pending job back for ``reason``; its clients are told."""
+        try:
+            row = await self._repo.transition(
+                job_id, JobStatus.PENDING, only_from=[JobStatus.PENDING], queued=reason
+            )
+        except (InvalidTransition, JobNotFound):
+            return  # it runs, or ended, meanwhile
+        await self._publish(JobPublic.of(row))
 
     async def heartbeat(self, job_id: str) -> None:
         """The run of this job is alive (the reapers look for silent ones)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 import time
 from collections.abc import Sequence
@@ -18,6 +19,8 @@ from audiotext.jobs.errors import AudioTextError, InvalidParameter
 KEY_PREFIX = "at"
 # A verified key is trusted this long before the database is asked again (revocation delay).
 CACHE_SECONDS = 5.0
+# A Kubernetes object name (DNS-1123 label), as a LocalQueue's is.
+QUEUE_NAME = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 
 
 class Unauthorized(AudioTextError):
@@ -30,6 +33,7 @@ class ApiKey:
     id: str
     name: str
     prefix: str
+    queue: str | None = None  # the tenant's Kueue LocalQueue
 
 
 def _hash(secret: str) -> str:
@@ -49,18 +53,23 @@ class ApiKeyService:
         self.db = db
         self._verified: dict[str, tuple[ApiKey, float]] = {}
 
-    async def create(self, name: str) -> tuple[ApiKey, str]:
+    async def create(self, name: str, *, queue: str | None = None) -> tuple[ApiKey, str]:
         """A new key; the returned secret is never stored and cannot be shown again."""
         name = name.strip()
         if not name or len(name) > 255:
             raise InvalidParameter("a key needs a name of 1 to 255 characters")
+        if queue is not None and not QUEUE_NAME.fullmatch(queue):
+            raise InvalidParameter(
+                "a queue is the name of a Kueue LocalQueue: 1 to 63 lowercase letters, digits "
+                "and dashes, starting and ending with a letter or digit"
+            )
         prefix = secrets.token_hex(4)
         key = f"{KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32).replace('_', '-')}"
-        row = ApiKeyRow(name=name, prefix=prefix, secret_hash=_hash(key))
+        row = ApiKeyRow(name=name, prefix=prefix, secret_hash=_hash(key), queue=queue)
         async with self.db.session() as session:
             session.add(row)
             await session.commit()
-        return ApiKey(row.id, row.name, row.prefix), key
+        return ApiKey(row.id, row.name, row.prefix, row.queue), key
 
     async def list(self) -> Sequence[ApiKeyRow]:
         async with self.db.session() as session:
@@ -103,7 +112,7 @@ class ApiKeyService:
             raise Unauthorized("invalid API key")
         if row.revoked_at is not None:
             raise Unauthorized("this API key has been revoked")
-        api_key = ApiKey(row.id, row.name, row.prefix)
+        api_key = ApiKey(row.id, row.name, row.prefix, row.queue)
         if len(self._verified) > 10_000:
             self._verified.clear()
         self._verified[key] = (api_key, time.monotonic() + CACHE_SECONDS)

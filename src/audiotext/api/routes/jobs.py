@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
-from audiotext.api.deps import JobServiceDep, OwnerDep, SettingsDep, jobs_of, owner_of
+from audiotext.api.deps import JobServiceDep, OwnerDep, SettingsDep, jobs_of, owner_of, queue_of
 from audiotext.api.schemas import JobCreate, JobList, JobPublic, error_responses
 from audiotext.api.uploaded_file import form_text, saved_upload
 from audiotext.formats import MEDIA_TYPES, render, with_speaker_names
@@ -17,7 +17,7 @@ from audiotext.jobs.choices import OutputFormat
 from audiotext.jobs.decoding import DECODING_OPTIONS, decoding_options
 from audiotext.jobs.errors import InvalidParameter, UnsupportedAudio
 from audiotext.jobs.states import JobStatus
-from audiotext.services.admission import JobRequest
+from audiotext.services.admission import JobRequest, queued_in
 
 router = APIRouter(
     prefix="/api/v1/job", tags=["jobs"], responses=error_responses(400, 401, 404, 422, 429, 503)
@@ -35,6 +35,7 @@ _JOB_FIELDS = (
     "max_speakers",
     "shard_seconds",
     "max_parallel",
+    "priority",
     *(name for name in DECODING_OPTIONS if name != "vad_parameters"),
 )
 
@@ -67,7 +68,12 @@ def _request_of(fields: dict[str, Any], filename: str) -> JobRequest:
         language=fields.get("language"),
         task=fields.get("task") or "transcribe",
         callback_url=fields.get("callback_url"),
-        options={**decoding_options(fields), **speaker_options(fields), **shard_options(fields)},
+        options={
+            **decoding_options(fields),
+            **speaker_options(fields),
+            **shard_options(fields),
+            **({"priority": fields["priority"]} if fields.get("priority") else {}),
+        },
     )
 
 
@@ -97,6 +103,7 @@ async def transcribe(
     request: Request, jobs: JobServiceDep, owner: OwnerDep, settings: SettingsDep
 ) -> JobPublic:
     content_type = request.headers.get("content-type", "")
+    queue = queue_of(request)
     if content_type.startswith("multipart/form-data"):
         async with request.form(max_files=1, max_fields=20) as form:
             fields = {name: form_text(form.get(name)) for name in ("filename", *_JOB_FIELDS)}
@@ -117,7 +124,7 @@ async def transcribe(
             async with saved_upload(upload) as path:
                 part_type = upload.content_type if isinstance(upload, UploadFile) else ""
                 return await jobs.create_from_file(
-                    _request_of(checked.model_dump(), checked.filename),
+                    queued_in(_request_of(checked.model_dump(), checked.filename), queue),
                     path,
                     part_type or "",
                     owner=owner,
@@ -129,7 +136,7 @@ async def transcribe(
     except ValidationError as exc:
         raise InvalidParameter(_first_error(exc)) from None
     return await jobs.create_from_url(
-        _request_of(body.model_dump(), body.filename), body.url, owner=owner
+        queued_in(_request_of(body.model_dump(), body.filename), queue), body.url, owner=owner
     )
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 
-from audiotext.api.deps import JobServiceDep, OwnerDep, SettingsDep
+from audiotext.api.deps import JobServiceDep, OwnerDep, SettingsDep, queue_of
 from audiotext.api.openai_form import INCLUDES, RESPONSE_FORMATS, OpenAIRequest, read_request
 from audiotext.api.openai_stream import HEADERS as STREAM_HEADERS
 from audiotext.api.openai_stream import MEDIA_TYPE as STREAM_MEDIA_TYPE
@@ -23,6 +23,7 @@ from audiotext.jobs.decoding import BEAM_SIZES
 from audiotext.jobs.errors import InvalidValue, ModelNotFound, TranscriptionFailed
 from audiotext.jobs.states import JobStatus
 from audiotext.openai_formats import openai_diarized, openai_json, openai_verbose
+from audiotext.services.admission import queued_in
 from audiotext.services.jobs import JobService, wait_for_final
 from audiotext.services.speaker_references import known_speakers
 
@@ -128,7 +129,7 @@ async def _handle(
             saved_upload(upload) as path,
         ):
             job = await jobs.create_from_file(
-                asked.job,
+                queued_in(asked.job, queue_of(request)),
                 path,
                 getattr(upload, "content_type", "") or "",
                 owner=owner,
