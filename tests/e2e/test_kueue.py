@@ -33,24 +33,10 @@ QUEUE = "transcription"
 CPU = {"device": "cpu"}
 
 
-def chart_queues(deployment: Deployment, release: str) -> str:
-    """The chart's Kueue objects for this namespace: a runner flavor with room for one job."""
-    values = {
-        "jobNamespace": deployment.namespace,
-        "kueue": {
-            "enabled": True,
-            "localQueue": QUEUE,
-            "flavors": [
-                {
-                    "name": "runner",
-                    "nodeLabels": RUNNER_SELECTOR,
-                    "tolerations": [RUNNER_TOLERATION],
-                    "quota": {"cpu": "4", "memory": "1Gi"},
-                }
-            ],
-        },
-    }
-    path = deployment.workdir / "kueue-values.json"
+def chart_queues(deployment: Deployment, release: str, **kueue: Any) -> str:
+    """The chart's Kueue objects (``kueue.enabled``, with these values) for this namespace."""
+    values = {"jobNamespace": deployment.namespace, "kueue": {"enabled": True, **kueue}}
+    path = deployment.workdir / f"{release}-values.json"
     path.write_text(json.dumps(values))
     rendered = subprocess.run(
         [
@@ -74,7 +60,15 @@ def chart_queues(deployment: Deployment, release: str) -> str:
 
 @pytest.fixture(scope="module")
 def queue(deployment: Deployment) -> Iterator[str]:
-    objects = chart_queues(deployment, f"kq-{deployment.namespace[-6:]}")
+    # One flavor, the real runner node, with room for one worker (1 GiB).
+    runner = {
+        "name": "runner",
+        "nodeLabels": RUNNER_SELECTOR,
+        "tolerations": [RUNNER_TOLERATION],
+        "quota": {"cpu": "4", "memory": "1Gi"},
+    }
+    release = f"kq-{deployment.namespace[-6:]}"
+    objects = chart_queues(deployment, release, localQueue=QUEUE, flavors=[runner])
     deployment.cluster.apply(objects)
     yield QUEUE
     deployment.cluster.run("delete", "tj", "--all", "-n", deployment.namespace, check=False)
@@ -129,6 +123,14 @@ def test_one_slot_runs_one_job_and_admits_the_rest_by_priority(
         )
         assert "memory" in tj["status"]["message"], tj["status"]
         assert not deployment.pods(name)
+    # The API's job says so too.
+    second_id = deployment.resource("second")["status"]["jobId"]
+    waiting = deployment.cluster.wait_for(
+        "the API to say why the job waits",
+        lambda: (row := job_row(deployment, second_id))["queued"] and row,
+        timeout=30,
+    )
+    assert waiting["status"] == "pending" and "quota" in waiting["queued"], waiting
     assert any(
         e["reason"] == "Queued" and "quota" in e["message"] for e in events_of(deployment, "second")
     )
@@ -149,6 +151,7 @@ def test_one_slot_runs_one_job_and_admits_the_rest_by_priority(
     for name in ("first", "urgent", "second"):
         tj = deployment.wait_phase(name, {"Succeeded", "Failed"}, timeout=240)
         assert tj["status"]["phase"] == "Succeeded", deployment.explain(name)
+    assert job_row(deployment, second_id)["queued"] is None  # it ran
     starts = {
         n: deployment.resource(n)["status"]["startTime"] for n in ("first", "urgent", "second")
     }
@@ -178,8 +181,12 @@ def test_a_preempted_batch_job_waits_and_completes_later(
     deployment.cluster.apply(interactive, ns)
 
     # Kueue takes the slot back for the interactive job: the batch one waits again.
-    queued = deployment.wait_phase("background", {"Queued"}, timeout=60)
-    assert "reempt" in queued["status"]["message"] or "quota" in queued["status"]["message"]
+    deployment.wait_phase("background", {"Queued"}, timeout=60)
+    deployment.cluster.wait_for(
+        "the batch job to say it was preempted",
+        lambda: "reempt" in (t := deployment.resource("background"))["status"]["message"] and t,
+        timeout=30,
+    )
     done = deployment.wait_phase("interactive", {"Succeeded", "Failed"}, timeout=240)
     assert done["status"]["phase"] == "Succeeded", deployment.explain("interactive")
 
@@ -191,4 +198,118 @@ def test_a_preempted_batch_job_waits_and_completes_later(
     assert not job["status"].get("failed"), job["status"]
     row = job_row(deployment, job_id)
     assert row["status"] == "completed" and wer(LONG_TEXT, row["result_text"]) <= 0.25
-    assert done["status"]["startTime"] <= finished["status"]["completionTime"]
+
+
+def workload_items(deployment: Deployment) -> list[dict[str, Any]]:
+    listing = deployment.cluster.json("get", "workloads.kueue.x-k8s.io", "-n", deployment.namespace)
+    return list(listing["items"])
+
+
+def admitted_at(workload: dict[str, Any]) -> str | None:
+    """When Kueue admitted a Workload (or, where it finished in between, when it finished)."""
+    conditions = {c["type"]: c for c in workload.get("status", {}).get("conditions", [])}
+    for kind in ("Admitted", "Finished"):
+        if conditions.get(kind, {}).get("status") == "True":
+            return str(conditions[kind]["lastTransitionTime"])
+    return None
+
+
+def blocking_workload(namespace: str, queue: str) -> dict[str, Any]:
+    """A Workload of no Job: admitted, it holds a GPU of ``queue`` until it is deleted."""
+    container = {"name": "c", "image": "none", "resources": {"requests": {"nvidia.com/gpu": "1"}}}
+    return {
+        "apiVersion": "kueue.x-k8s.io/v1beta2",
+        "kind": "Workload",
+        "metadata": {"name": f"blocker-{queue}", "namespace": namespace},
+        "spec": {
+            "queueName": queue,
+            "podSets": [
+                {
+                    "name": "main",
+                    "count": 1,
+                    "template": {"spec": {"restartPolicy": "Never", "containers": [container]}},
+                }
+            ],
+        },
+    }
+
+
+def test_one_tenants_backlog_does_not_hold_back_anothers_jobs(
+    deployment: Deployment, jfk: Path
+) -> None:
+    """Two tenants, a GPU's quota each in one cohort: team-b's jobs, submitted after all of
+    team-a's, take their turns beside them (the simulated GPU node, whose pods end at once)."""
+    ns = deployment.namespace
+    gpu = {
+        "name": "gpu",
+        "nodeLabels": {"nvidia.com/gpu.present": "true"},
+        "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
+        "quota": {"cpu": "0", "memory": "0", "nvidia.com/gpu": "0"},
+    }
+    one_gpu = {"cpu": "32", "memory": "32Gi", "nvidia.com/gpu": "1"}
+    tenants = [{"name": t, "weight": "1", "quota": one_gpu} for t in ("team-a", "team-b")]
+    objects = chart_queues(
+        deployment, f"kt-{ns[-6:]}", localQueue="shared", flavors=[gpu], tenants=tenants
+    )
+    deployment.cluster.apply(objects)
+    blockers = [blocking_workload(ns, t) for t in ("team-a", "team-b")]
+    names = [f"{tenant}-{i}" for tenant in ("team-a", "team-b") for i in range(8)]
+    order: list[str] = []  # the tenants, in the order Kueue admitted their jobs
+    try:
+        # Each tenant's GPU is held until every job waits: then both go at once.
+        deployment.cluster.apply(blockers)
+        deployment.cluster.wait_for(
+            "the blockers to hold the GPUs",
+            lambda: (
+                sum(
+                    bool(admitted_at(w))
+                    for w in workload_items(deployment)
+                    if w["metadata"]["name"].startswith("blocker-")
+                )
+                == 2
+            ),
+        )
+        url = deployment.upload(jfk)
+        # team-a's eight first, then team-b's.
+        resources = [
+            transcription_job(n, url, queueName=n[:6], device="gpu", gpus=1) for n in names
+        ]
+        deployment.cluster.apply(resources, ns)
+        deployment.cluster.wait_for(
+            "every job to wait in its tenant's queue",
+            lambda: sum(not admitted_at(w) for w in workload_items(deployment)) == len(names),
+            timeout=120,
+        )
+        deployment.cluster.run("delete", "workload", "blocker-team-a", "blocker-team-b", "-n", ns)
+        seen: set[str] = set()
+
+        def all_admitted() -> bool:
+            fresh = [
+                w
+                for w in workload_items(deployment)
+                if admitted_at(w)
+                and w["spec"]["queueName"] in ("team-a", "team-b")
+                and w["metadata"]["name"] not in seen
+            ]
+            for workload in sorted(fresh, key=lambda w: admitted_at(w) or ""):
+                seen.add(workload["metadata"]["name"])
+                order.append(workload["spec"]["queueName"])
+            return len(order) == len(names)
+
+        deployment.cluster.wait_for(
+            "every job to be admitted", all_admitted, timeout=240, interval=0.2
+        )
+    finally:
+        deployment.cluster.run("delete", "tj", "--all", "-n", ns, "--wait=false", check=False)
+        deployment.cluster.run(
+            "delete",
+            "-f",
+            "-",
+            "-n",
+            ns,
+            input=json.dumps({"apiVersion": "v1", "kind": "List", "items": blockers}),
+            check=False,
+        )
+        deployment.cluster.run("delete", "-f", "-", "--wait=false", input=objects, check=False)
+    # In turns, not team-a's eight (submitted first) before team-b's.
+    assert order[: len(names) // 2].count("team-b") >= 3, " ".join(order)

@@ -39,12 +39,12 @@ def test_a_workload_without_quota_says_so_until_it_is_admitted() -> None:
     assert owning_job({"metadata": {}}) is None
 
 
-def test_a_preempted_workload_says_why_until_it_waits_for_quota_again() -> None:
+def test_a_preempted_workload_says_so_and_what_it_waits_for_now() -> None:
     preempted = "Preempted to accommodate a workload due to prioritization in the ClusterQueue"
     evicted = workload(("Evicted", "True", preempted), ("QuotaReserved", "True", "reserved"))
     assert waiting_reason(evicted) == preempted
     requeued = workload(("Evicted", "True", preempted), ("QuotaReserved", "False", NO_QUOTA))
-    assert waiting_reason(requeued) == NO_QUOTA
+    assert waiting_reason(requeued) == f"{preempted}; {NO_QUOTA}"
 
 
 def test_only_a_queued_resource_shows_kueues_reason() -> None:

@@ -27,6 +27,7 @@ KUEUE_PRIORITY_LABEL = "kueue.x-k8s.io/priority-class"
 KUEUE_GROUP = "kueue.x-k8s.io"
 KUEUE_VERSION = "v1beta2"
 KUEUE_WORKLOADS = "workloads"
+KUEUE_JOB_UID_LABEL = "kueue.x-k8s.io/job-uid"  # on the Workload of a Job
 # Kopf's finalizer: an unfinished resource keeps it, so deleting one cancels its row first.
 FINALIZER = f"{OPERATOR_ANNOTATION_DOMAIN}/cancel-on-delete"
 

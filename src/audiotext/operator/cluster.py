@@ -94,6 +94,23 @@ class OperatorCluster:
         existing = await self.batch.read_namespaced_job(name, namespace)
         return owner_of(self.api.sanitize_for_serialization(existing))
 
+    async def workload_of(self, namespace: str, job_uid: str) -> Body | None:
+        """Kueue's Workload of a Job; None where there is none (or no Kueue at all)."""
+        try:
+            found: Body = await self.objects.list_namespaced_custom_object(
+                k.KUEUE_GROUP,
+                k.KUEUE_VERSION,
+                namespace,
+                k.KUEUE_WORKLOADS,
+                label_selector=f"{k.KUEUE_JOB_UID_LABEL}={job_uid}",
+            )
+        except ApiException as exc:
+            if exc.status in (403, 404):
+                return None
+            raise
+        items: list[Body] = found.get("items") or []
+        return items[0] if items else None
+
     async def delete_job(self, namespace: str, name: str) -> None:
         """Delete a Job and (in the background) its pods; one that is gone already is fine."""
         try:

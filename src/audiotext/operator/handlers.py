@@ -245,7 +245,10 @@ async def job_changed(body: kopf.Body, type: str, memo: kopf.Memo, **_: Any) -> 
         observed = observe_job(dict(body))
         if _progress(memo).seen_before(job_id, observed):
             return  # readiness, pod bookkeeping: nothing the resource shows has moved
-    event = JobEvent(namespace, owner[0], owner[1], str(job_id), observed, deleted=deleted)
+    uid = str(body.metadata.get("uid") or "")
+    event = JobEvent(
+        namespace, owner[0], owner[1], str(job_id), observed, deleted=deleted, job_uid=uid
+    )
     await _job_events(memo).record(event, _post_with_kopf)
 
 

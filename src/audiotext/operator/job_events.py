@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from aiohttp import ClientError
@@ -26,6 +26,7 @@ from audiotext.jobs.errors import AudioTextError
 from audiotext.kube import constants as k
 from audiotext.operator.context import OperatorContext
 from audiotext.operator.progress import ProgressMirror
+from audiotext.operator.queueing import waiting_reason
 from audiotext.operator.rounds import start_rounds, stop_rounds
 from audiotext.operator.status import (
     Observation,
@@ -54,6 +55,7 @@ class JobEvent:
     job_id: str
     observed: Observation
     deleted: bool = False
+    job_uid: str = ""  # of the Job itself: its Kueue Workload carries it
 
 
 class RecordLater(Exception):
@@ -109,7 +111,7 @@ class JobEventRecorder:
         if event.deleted and cancelling(resource):
             return  # the cancel and delete handlers record those
         row = await self._row(event)
-        observation = settle(event.observed, row)
+        observation = await self._with_kueues_reason(event, settle(event.observed, row))
         if observation.phase == k.PHASE_FAILED:
             # A Job that failed for good (or completed without the worker's result) fails its
             # row, before the resource says so; the worker itself records success.
@@ -134,6 +136,17 @@ class JobEventRecorder:
             type_ = k.EVENT_WARNING if failed else k.EVENT_NORMAL
             with contextlib.suppress(ApiException, ClientError, OSError):
                 await post(resource, type_, observation.reason, observation.message)
+
+    async def _with_kueues_reason(self, event: JobEvent, observation: Observation) -> Observation:
+        """A Job that goes back to waiting (queued, preempted) says why in Kueue's words."""
+        if observation.phase != k.PHASE_QUEUED or not event.job_uid:
+            return observation
+        try:
+            workload = await self.context.cluster.workload_of(event.namespace, event.job_uid)
+        except (ApiException, ClientError, OSError):
+            return observation  # the Workload's own events say it later
+        reason = waiting_reason(workload) if workload else None
+        return replace(observation, message=reason) if reason else observation
 
     async def _resource(self, event: JobEvent) -> Body | None:
         """The Job's TranscriptionJob; None when it is gone, or is another of the same name."""

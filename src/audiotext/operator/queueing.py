@@ -38,10 +38,10 @@ def waiting_reason(workload: Body) -> str | None:
     if any((conditions.get(c) or {}).get("status") == "True" for c in ("Admitted", "Finished")):
         return None
     reserved = said("QuotaReserved", "False")
-    evicted = said("Evicted", "True")
-    if evicted and not reserved:
-        return evicted
-    return reserved
+    evicted = said("Evicted", "True")  # preempted, say: it waits again
+    if evicted and reserved:
+        return f"{evicted}; {reserved}"
+    return evicted or reserved
 
 
 def owning_job(workload: Body) -> str | None:
