@@ -1,7 +1,7 @@
 """Operator scale: TranscriptionJob created → worker Job created, steady and in a burst.
 
     python bench/operator_scale.py [--count 1000] [--rate 20] [--concurrency 32] [--postgres]
-                                   [--quick]
+                                   [--kueue] [--quick]
 
 Needs the test cluster (``make cluster-up``); without it the script says so and exits 0.
 In a namespace of its own it starts ``audiotext operator`` (a child process watching only that
@@ -98,6 +98,7 @@ class Watcher:
     def __init__(self, namespace: str, settled: set[str]) -> None:
         self.settled = settled  # the phases that end a resource's part in a phase of the run
         self.jobs: dict[str, float] = {}
+        self.admitted: dict[str, float] = {}  # Job → first seen not suspended
         self.phases: dict[str, dict[str, float]] = {}
         self.changed = threading.Condition()
         self.process = subprocess.Popen(
@@ -124,6 +125,8 @@ class Watcher:
             with self.changed:
                 if parts[0] == "J":
                     self.jobs[parts[1]] = float(parts[2])
+                elif parts[0] == "A":
+                    self.admitted[parts[1]] = float(parts[2])
                 elif parts[0] == "P":
                     self.phases.setdefault(parts[1], {})[parts[2]] = float(parts[3])
                 self.changed.notify_all()
@@ -305,6 +308,13 @@ class Batch:
             return None
         return max(t for t in seen if t is not None) - self.started
 
+    def admitted_wall(self, watcher: Watcher) -> float | None:
+        """First create → the last of its Jobs running (admitted, where Kueue holds them)."""
+        seen = [watcher.admitted.get(job_name(n)) for n in self.names]
+        if not seen or any(t is None for t in seen):
+            return None
+        return max(t for t in seen if t is not None) - self.started
+
     def final_latencies(self, watcher: Watcher) -> list[float]:
         result = []
         for n, t in self.created.items():
@@ -407,15 +417,15 @@ def run_phase(
     operator: Operator,
     settings: Settings,
     waited_out: list[str],
+    queue: str | None = None,
 ) -> Batch:
     batch = Batch(label, names)
+    queue = args.queue if queue is None else queue
     cpu_before = operator.cpu_seconds()
 
     async def go() -> None:
         async with await api_client(args.concurrency + 4) as api:
-            await create_batch(
-                api, namespace, batch, raw, rate, args.concurrency, settings, args.queue
-            )
+            await create_batch(api, namespace, batch, raw, rate, args.concurrency, settings, queue)
 
     asyncio.run(go())
     jobs = [job_name(n) for n in batch.created]
@@ -446,6 +456,48 @@ def namespace_for_bench() -> Iterator[str]:
         yield namespace
     finally:
         kubectl("delete", "namespace", namespace, "--wait=false", check=False)
+
+
+@contextlib.contextmanager
+def kueue_queue(namespace: str) -> Iterator[str]:
+    """A LocalQueue whose ClusterQueue has room for every job, on the kwok node: Kueue's own
+    cost, not a wait for quota."""
+    flavor = f"bench-{namespace[-6:]}"
+    ample = [{"name": r, "nominalQuota": "100000"} for r in ("cpu", "memory")]
+    objects = [
+        {
+            "apiVersion": "kueue.x-k8s.io/v1beta2",
+            "kind": "ResourceFlavor",
+            "metadata": {"name": flavor},
+            "spec": {"nodeLabels": {"kubernetes.io/hostname": NODE}},
+        },
+        {
+            "apiVersion": "kueue.x-k8s.io/v1beta2",
+            "kind": "ClusterQueue",
+            "metadata": {"name": flavor},
+            "spec": {
+                "namespaceSelector": {},
+                "resourceGroups": [
+                    {
+                        "coveredResources": ["cpu", "memory"],
+                        "flavors": [{"name": flavor, "resources": ample}],
+                    }
+                ],
+            },
+        },
+        {
+            "apiVersion": "kueue.x-k8s.io/v1beta2",
+            "kind": "LocalQueue",
+            "metadata": {"name": "bench", "namespace": namespace},
+            "spec": {"clusterQueue": flavor},
+        },
+    ]
+    listing = json.dumps({"apiVersion": "v1", "kind": "List", "items": objects})
+    kubectl("apply", "-f", "-", input=listing)
+    try:
+        yield "bench"
+    finally:
+        kubectl("delete", "-f", "-", "--wait=false", input=listing, check=False)
 
 
 def release_resources(namespace: str, operator: Operator) -> None:
@@ -505,6 +557,13 @@ def run(args: argparse.Namespace, workdir: Path, database_url: str) -> Result:
                     label, names, raw, rate, args, namespace, watcher, operator, settings,
                     waited_out,
                 )  # fmt: skip
+            if args.kueue:
+                with kueue_queue(namespace) as queue:
+                    names = [f"kb-{i:05d}" for i in range(n)]
+                    batches["Kueue burst"] = run_phase(
+                        "Kueue burst", names, False, None, args, namespace, watcher, operator,
+                        settings, waited_out, queue,
+                    )  # fmt: skip
             time.sleep(2)
             rss_end = operator.rss()
             result = Result(
@@ -608,6 +667,20 @@ def report(args: argparse.Namespace, result: Result) -> None:
         ),
         Row("create errors", "0", str(errors), "-", "0", errors == 0),
     ]
+    kueue = b.get("Kueue burst")
+    if kueue is not None:
+        plain, queued = ob.admitted_wall(w), kueue.admitted_wall(w)
+        rows.insert(
+            3,
+            Row(
+                f"burst of {n:,} through Kueue: first create → last Job running (s)",
+                fmt(plain),
+                fmt(queued),
+                fmt(queued / plain) if plain and queued else "-",
+                "reported",
+                None,
+            ),
+        )
     notes = [
         f"{n:,} TranscriptionJobs at {args.rate:g}/s, then {n:,} at once ({args.concurrency} "
         f"creates in flight), one `audiotext operator` on the namespace "
@@ -645,6 +718,12 @@ def main() -> int:
         default="",
         help="spec.queueName of the resources: their Jobs stay suspended (no pods), so only "
         "the create path is measured; resources settle in Queued",
+    )
+    parser.add_argument(
+        "--kueue",
+        action="store_true",
+        help="one more burst through the cluster's Kueue (a queue with room for all): the "
+        "time until every Job runs, against the operator burst without Kueue",
     )
     parser.add_argument("--quick", action="store_true", help="100 resources per phase")
     args = parser.parse_args()

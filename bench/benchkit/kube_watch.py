@@ -6,6 +6,8 @@ Prints ``ready`` once both watches are open, then one line per first sighting, e
 with ``time.monotonic()`` (CLOCK_MONOTONIC: the same clock in every process of the machine):
 
     J <job name> <t>              a Job appeared
+    A <job name> <t>              a Job was first seen not suspended (admitted by Kueue, or
+                                  never held back)
     P <resource name> <phase> <t> a TranscriptionJob's status.phase changed
 
 Only the type, name and phase of each event are read (no client models), so a busy watch
@@ -88,14 +90,21 @@ async def run(args: argparse.Namespace) -> None:
     async with client.ApiClient(configuration) as api:
         batch, objects = client.BatchV1Api(api), client.CustomObjectsApi(api)
         jobs_seen: set[str] = set()
+        jobs_running: set[str] = set()
         phases: dict[str, str] = {}
 
         def on_job(event: dict[str, Any]) -> None:
             now = time.monotonic()
             name = event["object"]["metadata"]["name"]
-            if event["type"] != "DELETED" and name not in jobs_seen:
+            if event["type"] == "DELETED":
+                return
+            if name not in jobs_seen:
                 jobs_seen.add(name)
                 emit(f"J {name} {now:.6f}")
+            suspended = (event["object"].get("spec") or {}).get("suspend")
+            if not suspended and name not in jobs_running:
+                jobs_running.add(name)
+                emit(f"A {name} {now:.6f}")
 
         def on_resource(event: dict[str, Any]) -> None:
             now = time.monotonic()

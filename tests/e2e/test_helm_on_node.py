@@ -45,6 +45,19 @@ def node_values(namespace: str) -> dict[str, Any]:
         "operator": {**RUNNER, "watchNamespaces": [namespace]},
         "migrations": dict(RUNNER),
         "worker": dict(RUNNER),
+        # Every job through the real Kueue: a flavor for the runner node, room for two.
+        "kueue": {
+            "enabled": True,
+            "flavors": [
+                {
+                    "name": "runner",
+                    "nodeLabels": RUNNER["nodeSelector"],
+                    "tolerations": RUNNER["tolerations"],
+                    "quota": {"cpu": "2", "memory": "4Gi"},
+                }
+            ],
+            "priorityClasses": {"create": False},  # cluster-wide: the Kueue tests make them
+        },
         "dev": {
             **RUNNER,
             "postgresql": {"image": DEV_IMAGE},
@@ -213,3 +226,18 @@ async def test_helm_install_with_dev_values_transcribes_on_the_real_node(
         "get", "pods", "-n", release.namespace, "-l", f"job-name={job_id}-worker"
     )["items"]
     assert workers and all(p["spec"]["nodeName"] == "runner-node-0" for p in workers)
+    # It went through Kueue: the chart's LocalQueue, and a Workload that Kueue admitted.
+    (worker_job,) = release.cluster.json(
+        "get", "jobs", "-n", release.namespace, "-l", f"audiotext.io/job-id={job_id}"
+    )["items"]
+    assert worker_job["metadata"]["labels"]["kueue.x-k8s.io/queue-name"] == "audiotext"
+    (workload,) = release.cluster.json(
+        "get",
+        "workloads.kueue.x-k8s.io",
+        "-n",
+        release.namespace,
+        "-l",
+        f"kueue.x-k8s.io/job-uid={worker_job['metadata']['uid']}",
+    )["items"]
+    admitted = {c["type"]: c["status"] for c in workload["status"]["conditions"]}
+    assert admitted.get("Admitted") == "True" or admitted.get("Finished") == "True", workload
