@@ -21,6 +21,7 @@ from starlette.routing import Route
 
 from audiotext import audio
 from audiotext.api.app import create_app
+from audiotext.api.realtime_app import create_realtime_app
 from audiotext.config import Settings
 from audiotext.db.migrate import upgrade
 from audiotext.db.session import Database
@@ -64,10 +65,14 @@ async def running_app(settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.
 
 
 @asynccontextmanager
-async def live_server(settings: Settings) -> AsyncIterator[str]:
-    """The real app served by uvicorn on a loopback port; yields its base URL."""
-    await asyncio.to_thread(upgrade, settings.resolved_database_url)
-    app = create_app(settings)
+async def live_server(settings: Settings, *, realtime_only: bool = False) -> AsyncIterator[str]:
+    """The real app (or with ``realtime_only`` the live-transcription server alone, as
+    ``audiotext realtime`` runs it) served by uvicorn on a loopback port; yields its base URL."""
+    if realtime_only:
+        app = create_realtime_app(settings)
+    else:
+        await asyncio.to_thread(upgrade, settings.resolved_database_url)
+        app = create_app(settings)
     config = uvicorn.Config(
         app, host="127.0.0.1", port=settings.port, log_level="warning", lifespan="on"
     )

@@ -6,15 +6,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import subprocess
-import threading
-import time
 from pathlib import Path
-from typing import Any
 
+import httpx
 import pytest
 import websockets
-from openai import AsyncOpenAI, OpenAI
+from openai import AsyncOpenAI
 
 from audiotext.config import Settings
 from audiotext.realtime.protocol import (
@@ -27,19 +24,11 @@ from audiotext.realtime.protocol import (
 )
 from audiotext.realtime.session import continuation, stable_words
 
-from helpers import JFK, JFK_TEXT, free_port, live_server, make_settings, new_key
+from helpers import JFK_TEXT, free_port, live_server, make_settings, new_key
+from realtime_client import jfk_pcm, live_session
 from wer import wer
 
 MODELS = frozenset({"tiny.en", "whisper-1"})
-
-
-def jfk_pcm(silence_after: float = 2.0) -> bytes:
-    pcm = subprocess.run(
-        ["ffmpeg", "-loglevel", "error", "-i", str(JFK), "-ar", "24000", "-ac", "1",
-         "-f", "s16le", "-"],
-        capture_output=True, check=True,
-    ).stdout  # fmt: skip
-    return pcm + bytes(int(24_000 * 2 * silence_after))
 
 
 def test_client_events_are_checked() -> None:
@@ -99,24 +88,10 @@ def test_deltas_only_add_words_two_decodes_agree_on() -> None:
     assert continuation("And so", "Hands up") == ""  # no retraction: completed says it all
 
 
-def _stream(connection: Any, pcm: bytes, chunk_seconds: float = 0.1) -> threading.Thread:
-    """Send ``pcm`` at real time from a thread, as a microphone would."""
-    step = int(24_000 * 2 * chunk_seconds)
-
-    def feed() -> None:
-        for i in range(0, len(pcm), step):
-            connection.input_audio_buffer.append(audio=base64.b64encode(pcm[i : i + step]).decode())
-            time.sleep(chunk_seconds)
-
-    thread = threading.Thread(target=feed, daemon=True)
-    thread.start()
-    return thread
-
-
 @pytest.mark.slow
 async def test_the_sdk_realtime_client_transcribes_live_speech(settings: Settings) -> None:
     async with live_server(settings) as url:
-        events = await asyncio.to_thread(_live_session, url, jfk_pcm())
+        events = await asyncio.to_thread(live_session, url, jfk_pcm())
     kinds = [e.type for e in events]
     assert kinds[:2] == ["session.created", "session.updated"]
     assert events[1].session.audio.input.transcription.model == "whisper-1"
@@ -144,41 +119,6 @@ async def test_the_sdk_realtime_client_transcribes_live_speech(settings: Setting
     ]  # fmt: skip
     assert early, "no partial text before a turn ended"
     assert completed[0].usage.type == "duration" and completed[0].usage.seconds > 0
-
-
-def _live_session(url: str, pcm: bytes) -> list[Any]:
-    client = OpenAI(api_key="unused", base_url=f"{url}/v1")
-    events: list[Any] = []
-    with client.realtime.connect(extra_query={"intent": "transcription"}) as connection:
-        connection.session.update(
-            session={
-                "type": "transcription",
-                "audio": {
-                    "input": {
-                        "transcription": {"model": "whisper-1", "language": "en"},
-                        "turn_detection": {"type": "server_vad", "silence_duration_ms": 400},
-                    }
-                },
-            }
-        )
-        feeder = _stream(connection, pcm)
-        deadline = time.monotonic() + 60
-        for event in connection:
-            events.append(event)
-            quiet = not feeder.is_alive()
-            open_turns = sum(
-                1 if e.type == "input_audio_buffer.committed" else
-                -1 if e.type.endswith("transcription.completed") else 0
-                for e in events
-            )  # fmt: skip
-            speaking = sum(
-                1 if e.type.endswith("speech_started") else
-                -1 if e.type.endswith("speech_stopped") else 0
-                for e in events
-            )  # fmt: skip
-            if (quiet and open_turns == 0 and speaking == 0) or time.monotonic() > deadline:
-                break
-    return events
 
 
 @pytest.mark.slow
@@ -283,3 +223,40 @@ async def test_without_the_engine_sessions_are_refused_before_the_upgrade(
     async with live_server(settings) as url:
         base = url.replace("http", "ws") + "/v1/realtime?intent=transcription"
         assert await _refused(base) == 503
+
+
+@pytest.mark.slow
+async def test_the_gateway_relays_sessions_to_a_realtime_server(tmp_path: Path) -> None:
+    """As on Kubernetes: the gateway authenticates, counts the key's sessions and relays
+    them to ``audiotext realtime`` (the chart's realtime Deployment), whose own limit holds."""
+    server = make_settings(tmp_path / "realtime", port=free_port(), realtime_sessions=1)
+    async with live_server(server, realtime_only=True) as upstream:
+        health = await asyncio.to_thread(httpx.get, f"{upstream}/readyz")
+        assert health.json() == {"status": "ok", "sessions": 0}
+        gateway = make_settings(
+            tmp_path / "gateway",
+            port=free_port(),
+            auth=True,
+            realtime_url=upstream.replace("http", "ws"),
+        )
+        async with live_server(gateway) as url:
+            _, key = await new_key(gateway, "alice")
+            events = await asyncio.to_thread(live_session, url, jfk_pcm(), key)
+            completed = [e for e in events if e.type.endswith("transcription.completed")]
+            assert completed and wer(JFK_TEXT, " ".join(e.transcript for e in completed)) <= 0.15
+            assert any(e.type.endswith("delta") for e in events)
+
+            base = url.replace("http", "ws") + "/v1/realtime?intent=transcription"
+            assert await _refused(base) == 401  # the gateway still wants the key
+            as_alice = {"Authorization": f"Bearer {key}"}
+            async with websockets.connect(base, additional_headers=as_alice) as ws:
+                created = json.loads(await ws.recv())
+                assert created["type"] == "session.created"
+                await ws.send(json.dumps({"type": "no.such.event"}))
+                assert json.loads(await ws.recv())["error"]["code"] == "unknown_event"
+                # The realtime server holds one session: it says so through the gateway.
+                assert await _refused(base, as_alice) == 429
+        # With the realtime server gone, the gateway says it is unavailable.
+    async with live_server(gateway) as url:
+        base = url.replace("http", "ws") + "/v1/realtime?intent=transcription"
+        assert await _refused(base, {"Authorization": f"Bearer {key}"}) == 503

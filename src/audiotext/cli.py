@@ -14,15 +14,21 @@ from audiotext.config import Settings
 from audiotext.jobs.choices import ENGINES, OUTPUT_FORMATS, TASKS
 
 
-def _serve(settings: Settings) -> int:
+def _serve(settings: Settings, *, realtime_only: bool = False) -> int:
     import uvicorn
 
     from audiotext.api.app import create_app
+    from audiotext.api.realtime_app import create_realtime_app
 
     host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
-    print(f"AudioText: open http://{host}:{settings.port}/ in a browser", file=sys.stderr)
+    if realtime_only:
+        app = create_realtime_app(settings)
+        print(f"AudioText live transcription on ws://{host}:{settings.port}/v1/realtime")
+    else:
+        app = create_app(settings)
+        print(f"AudioText: open http://{host}:{settings.port}/ in a browser", file=sys.stderr)
     uvicorn.run(
-        create_app(settings),
+        app,
         host=settings.host,
         port=settings.port,
         log_level="info",
@@ -67,6 +73,11 @@ def cmd_api(args: argparse.Namespace) -> int:
             "(the chart's migration hook does); requests that need it fail until then"
         )
     return _serve(settings)
+
+
+def cmd_realtime(args: argparse.Namespace) -> int:
+    """Live transcription alone, its model loaded: the gateway relays sessions here."""
+    return _serve(_settings_for_server(args), realtime_only=True)
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -206,6 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, func, text in (
         ("serve", cmd_serve, "run everything on this machine (local mode)"),
         ("api", cmd_api, "run the HTTP gateway"),
+        ("realtime", cmd_realtime, "run a live-transcription server (the gateway relays to it)"),
     ):
         p = sub.add_parser(name, help=text, description=text)
         p.add_argument("--host", help="bind address (AUDIOTEXT_HOST)")

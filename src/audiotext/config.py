@@ -135,6 +135,11 @@ class Settings(BaseSettings):
         0, ge=0, description="Batched inference (GPU); 0 keeps the sequential pipeline."
     )
     beam_size: int = Field(5, ge=1, le=10, description="Beam size of the decoder.")
+    realtime_url: str = Field(
+        "",
+        description="Where the gateway's live sessions run: the ws:// base URL of an "
+        "`audiotext realtime` server (the chart's realtime Deployment); empty: in this process.",
+    )
     realtime_sessions: int = Field(
         4, ge=0, description="Live transcription sessions (/v1/realtime) one process holds."
     )

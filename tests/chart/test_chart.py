@@ -53,6 +53,8 @@ EVERYTHING = [
     "redis.url=redis://redis:6379/0",
     "--set",
     "s3.storageUrl=s3://bucket/jobs",
+    "--set",
+    "realtime.enabled=true",
 ]
 # The settings the pods' environment may carry in plain text; everything else is in Secrets.
 SECRET_KEYS = {
@@ -538,6 +540,24 @@ def test_kueue_values_make_the_queueing_objects(helm: Path) -> None:
     }
     assert priorities == {"interactive": 1000, "batch": 100}
     assert not [m for m in render(helm) if m["apiVersion"].startswith("kueue.x-k8s.io/")]
+
+
+def test_the_realtime_deployment_serves_the_gateways_live_sessions(helm: Path) -> None:
+    manifests = render(helm, "--set", "realtime.enabled=true", "--set", "realtime.device=gpu")
+    assert config(manifests)["AUDIOTEXT_REALTIME_URL"] == f"ws://{RELEASE}-realtime:3204"
+    deployment = find(manifests, "Deployment", "realtime")
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert container["args"] == ["audiotext", "realtime"]
+    assert container["image"] == "localhost/audiotext-worker:dev"
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert env["AUDIOTEXT_DEVICE"] == "cuda" and env["AUDIOTEXT_MODEL_TTL_SECONDS"] == "-1"
+    assert container["resources"]["limits"]["nvidia.com/gpu"] == 1
+    assert find(manifests, "Service", "realtime")["spec"]["ports"][0]["port"] == 3204
+    policy = find(manifests, "NetworkPolicy", "realtime")["spec"]["ingress"][0]["from"]
+    assert policy[0]["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "gateway"
+    off = render(helm)
+    assert config(off)["AUDIOTEXT_REALTIME_URL"] == ""
+    assert not [m for m in off if m["metadata"]["name"].endswith("-realtime")]
 
 
 def test_optional_parts(helm: Path) -> None:

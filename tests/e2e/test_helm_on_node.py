@@ -1,13 +1,16 @@
 """What a user gets from ``helm install`` on kind, proven on the test cluster's real node.
 
 The chart is installed with values-dev.yaml and the locally built images: the gateway,
-operator, migration and dev-server pods run for real on runner-node-0, and a transcription
-submitted through the gateway's Service completes: the operator creates the Job, the
-worker pod transcribes jfk.flac, and the status comes back through PostgreSQL and Redis.
+operator, migration, dev-server and realtime pods run for real on runner-node-0, and a
+transcription submitted through the gateway's Service completes: the operator creates the Job
+(which the chart's Kueue queue admits), the worker pod transcribes jfk.flac, and the status
+comes back through PostgreSQL and Redis. A live session goes through the gateway to the
+realtime Deployment.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import subprocess
@@ -23,6 +26,7 @@ import yaml
 
 from deployment import ROOT, build_images, follow, import_images
 from helpers import JFK_TEXT
+from realtime_client import jfk_pcm, live_session
 from support.cluster import Cluster
 from wer import wer
 
@@ -45,6 +49,7 @@ def node_values(namespace: str) -> dict[str, Any]:
         "operator": {**RUNNER, "watchNamespaces": [namespace]},
         "migrations": dict(RUNNER),
         "worker": dict(RUNNER),
+        "realtime": {"enabled": True, "sessions": 2, **RUNNER},
         # Every job through the real Kueue: a flavor for the runner node, room for two.
         "kueue": {
             "enabled": True,
@@ -170,7 +175,7 @@ async def test_helm_install_with_dev_values_transcribes_on_the_real_node(
     release = installed
     pods = release.cluster.json("get", "pods", "-n", release.namespace)["items"]
     running = {p["metadata"]["labels"].get("app.kubernetes.io/component"): p for p in pods}
-    assert {"gateway", "operator", "postgresql", "redis", "minio"} <= set(running)
+    assert {"gateway", "operator", "postgresql", "redis", "minio", "realtime"} <= set(running)
     for component, pod in running.items():
         if component == "migrate":
             continue
@@ -215,6 +220,13 @@ async def test_helm_install_with_dev_values_transcribes_on_the_real_node(
         played = await client.get(link.json()["url"], headers={"Range": "bytes=0-99"})
         assert played.status_code == 206, played.text
         assert played.content == jfk.read_bytes()[:100]
+
+    # Live transcription: the SDK's realtime client through the gateway, which relays the
+    # session to the realtime Deployment.
+    events = await asyncio.to_thread(live_session, gateway_url, jfk_pcm(), key)
+    completed = [e for e in events if e.type.endswith("transcription.completed")]
+    assert completed, ([e.type for e in events], release.story())
+    assert wer(JFK_TEXT, " ".join(e.transcript for e in completed)) <= 0.15
 
     # The resource follows the Job, which finishes just after the worker wrote the row.
     def phase() -> str | None:

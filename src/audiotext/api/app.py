@@ -46,6 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = open_services(settings, "gateway")
         app.state.services = services
+        app.state.engines = services.engines
         try:
             await services.start()
             yield
@@ -62,8 +63,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = registry
     app.state.finished_jobs = finished_jobs
+    # Relayed to realtime servers, sessions are bounded there (each its own), and here per key.
+    relayed = bool(settings.realtime_url)
     app.state.realtime_slots = SessionSlots(
-        settings.realtime_sessions, settings.realtime_sessions_per_key
+        10**6 if relayed else settings.realtime_sessions, settings.realtime_sessions_per_key
     )
     install_error_handlers(app)
     routers = (health, uploads, job_audio, jobs, ws, openai_audio, openai_models, realtime, web)

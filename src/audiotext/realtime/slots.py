@@ -25,10 +25,13 @@ class SessionSlots:
         self.per_key = per_key
         self.open: collections.Counter[str] = collections.Counter()
 
+    def total(self) -> int:
+        return sum(self.open.values())
+
     def take(self, owner: str | None) -> Callable[[], None]:
         """A session for ``owner``, or ``SessionsFull``; call what it returns to give it back."""
         who = owner or ""
-        if sum(self.open.values()) >= self.per_process:
+        if self.total() >= self.per_process:
             raise SessionsFull(
                 f"this server holds {self.per_process} live sessions at once; try again soon"
             )

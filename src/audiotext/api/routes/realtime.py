@@ -11,8 +11,11 @@ from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect, status
 
-from audiotext.api.deps import OwnerDep, ServicesDep
+from audiotext.api.deps import OwnerDep
 from audiotext.api.errors import send_error
+from audiotext.api.realtime_relay import open_upstream, relay
+from audiotext.config import Settings
+from audiotext.engine import EngineRegistry
 from audiotext.jobs.errors import AudioTextError, BackendUnavailable, InvalidParameter
 from audiotext.realtime.protocol import ProtocolError, SessionConfig, error_event
 from audiotext.realtime.slots import SessionSlots
@@ -21,36 +24,48 @@ router = APIRouter(tags=["openai"])
 
 
 @router.websocket("/v1/realtime")
-async def realtime(websocket: WebSocket, services: ServicesDep, owner: OwnerDep) -> None:
-    settings = services.settings
-    slots: SessionSlots = websocket.app.state.realtime_slots
+async def realtime(websocket: WebSocket, owner: OwnerDep) -> None:
+    state = websocket.app.state
+    settings: Settings = state.settings
+    slots: SessionSlots = state.realtime_slots
+    upstream = None
     try:
         if websocket.query_params.get("intent") != "transcription":
             raise InvalidParameter(
                 "this server serves transcription sessions: ?intent=transcription"
             )
-        if importlib.util.find_spec("numpy") is None:
+        if not settings.realtime_url and importlib.util.find_spec("numpy") is None:
             raise BackendUnavailable(
-                "live transcription runs where the engine is installed (audiotext[engine])"
+                "live transcription runs where the engine is installed (audiotext[engine]), "
+                "or on a realtime server (AUDIOTEXT_REALTIME_URL)"
             )
         release = slots.take(owner)
+        if settings.realtime_url:
+            try:
+                upstream = await open_upstream(settings.realtime_url)
+            except AudioTextError:
+                release()
+                raise
     except AudioTextError as exc:
         # Refused before the upgrade, as plain HTTP (429 when the sessions are full).
         await send_error(websocket.scope, websocket.send, exc)
         return
     try:
         await websocket.accept()
-        await _serve(websocket, services, settings.realtime_idle_seconds)
+        if upstream is not None:
+            await relay(websocket, upstream)
+        else:
+            await _serve(websocket, settings, state.engines, settings.realtime_idle_seconds)
     finally:
         release()
 
 
-async def _serve(websocket: WebSocket, services: Any, idle_seconds: float) -> None:
+async def _serve(
+    websocket: WebSocket, settings: Settings, engines: EngineRegistry, idle_seconds: float
+) -> None:
     # Here, not at the top: the gateway's image has no engine (nor numpy).
     from audiotext.realtime.runner import decoder, model_names, speech_probabilities
     from audiotext.realtime.session import LiveSession
-
-    settings = services.settings
 
     async def send(event: dict[str, Any]) -> None:
         with contextlib.suppress(WebSocketDisconnect, RuntimeError):
@@ -60,7 +75,7 @@ async def _serve(websocket: WebSocket, services: Any, idle_seconds: float) -> No
         SessionConfig(model=settings.model),
         model_names(settings),
         send,
-        decoder(services.engines.get(), settings),
+        decoder(engines.get(), settings),
         speech_probabilities,
     )
     await session.start()
