@@ -203,7 +203,7 @@ def test_text_appears_while_decoded_and_a_job_can_be_cancelled(
     submit(page, long_speech)
     item = page.locator("#job-list li", has_text=long_speech.name)
     live = item.locator(".live")
-    expect(live).to_contain_text("report", timeout=JOB_SECONDS)
+    expect(live).to_contain_text("morning", timeout=JOB_SECONDS)
     expect(item.locator(".badge")).to_have_text("Transcribing")
     shoot(page, "home-live")
     page.get_by_role("button", name=f"Cancel {long_speech.name}").click()
