@@ -7,6 +7,7 @@ import base64
 import subprocess
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from openai import OpenAI
@@ -72,3 +73,43 @@ def live_session(url: str, pcm: bytes, api_key: str = "unused") -> list[Any]:
             if (quiet and open_turns == 0 and speaking == 0) or time.monotonic() > deadline:
                 break
     return events
+
+
+def microphone_wav(folder: Path) -> Path:
+    """jfk.flac as Chromium's fake microphone plays it: plain 16-bit PCM WAV (it reads no
+    other), with silence after so the turn ends."""
+    speech = folder / "microphone.wav"
+    subprocess.run(
+        ["ffmpeg", "-loglevel", "error", "-y", "-i", str(JFK), "-af", "apad=pad_dur=3",
+         "-ar", "48000", "-ac", "2", "-c:a", "pcm_s16le", str(speech)],
+        check=True,
+    )  # fmt: skip
+    return speech
+
+
+def live_view_text(url: str, key: str, folder: Path, timeout_ms: float = 90_000) -> str:
+    """Blocking: the web app's Live view on ``url`` in Debian's chromium with a fake
+    microphone, entered with ``key``; the text of its turns once JFK's words show."""
+    from playwright.sync_api import expect, sync_playwright
+
+    args = [
+        "--no-sandbox",
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-audio-capture={microphone_wav(folder)}",
+    ]
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=args)
+        try:
+            page = browser.new_page()
+            page.goto(f"{url}/#/live")
+            page.get_by_label("Key", exact=True).fill(key)
+            page.get_by_role("button", name="Use this key").click()
+            page.get_by_role("button", name="Start").click()
+            turns = page.locator("#live-turns")
+            expect(turns).to_contain_text("your country", timeout=timeout_ms)
+            text = turns.inner_text()
+            page.get_by_role("button", name="Stop").click()
+            return text
+        finally:
+            browser.close()

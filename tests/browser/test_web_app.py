@@ -12,6 +12,7 @@ import pytest
 from playwright.sync_api import Page, Playwright, expect
 
 from helpers import JFK, Conversation
+from realtime_client import microphone_wav
 from webpage import DESKTOP, Server, shoot
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -264,14 +265,8 @@ def test_presigned_upload_straight_to_s3_and_audio_from_it(s3_server: Server, pa
 def test_live_view_transcribes_the_microphone(
     server: Server, playwright: Playwright, tmp_path: Path
 ) -> None:
-    # Chromium's fake microphone plays this file (in a loop) to the page; it reads plain
-    # 16-bit PCM WAV only (silence otherwise).
-    speech = tmp_path / "microphone.wav"
-    subprocess.run(
-        ["ffmpeg", "-loglevel", "error", "-i", str(JFK), "-af", "apad=pad_dur=3",
-         "-ar", "48000", "-ac", "2", "-c:a", "pcm_s16le", str(speech)],
-        check=True,
-    )  # fmt: skip
+    # Chromium's fake microphone plays this file (in a loop) to the page.
+    speech = microphone_wav(tmp_path)
     browser = playwright.chromium.launch(
         executable_path=CHROMIUM,
         args=[

@@ -26,11 +26,17 @@ import yaml
 
 from deployment import ROOT, build_images, follow, import_images
 from helpers import JFK_TEXT
-from realtime_client import jfk_pcm, live_session
+from realtime_client import jfk_pcm, live_session, live_view_text
 from support.cluster import Cluster
 from wer import wer
 
-pytestmark = [pytest.mark.k8s, pytest.mark.images, pytest.mark.helm, pytest.mark.slow]
+pytestmark = [
+    pytest.mark.k8s,
+    pytest.mark.images,
+    pytest.mark.helm,
+    pytest.mark.browser,
+    pytest.mark.slow,
+]
 
 CHART = ROOT / "charts" / "audiotext"
 DEV_IMAGE = "localhost/audiotext-devservers:dev"
@@ -170,7 +176,7 @@ def gateway_url(installed: Release) -> Iterator[str]:
 
 
 async def test_helm_install_with_dev_values_transcribes_on_the_real_node(
-    installed: Release, gateway_url: str, jfk: Path
+    installed: Release, gateway_url: str, jfk: Path, tmp_path: Path
 ) -> None:
     release = installed
     pods = release.cluster.json("get", "pods", "-n", release.namespace)["items"]
@@ -227,6 +233,9 @@ async def test_helm_install_with_dev_values_transcribes_on_the_real_node(
     completed = [e for e in events if e.type.endswith("transcription.completed")]
     assert completed, ([e.type for e in events], release.story())
     assert wer(JFK_TEXT, " ".join(e.transcript for e in completed)) <= 0.15
+    # ...and the web app's Live view, with a microphone, in a browser.
+    shown = await asyncio.to_thread(live_view_text, gateway_url, key, tmp_path)
+    assert "your country" in shown.lower(), shown
 
     # The resource follows the Job, which finishes just after the worker wrote the row.
     def phase() -> str | None:
