@@ -491,7 +491,7 @@ def test_a_job_of_another_owner_with_the_same_name_is_not_adopted(
     )
     job = cluster.json("get", "job", "clash-worker", "-n", ns)
     assert [ref["uid"] for ref in job["metadata"]["ownerReferences"]] == [owner_uid]
-    assert "phase" not in deployment.resource("clash").get("status", {})
+    assert deployment.resource("clash")["status"]["phase"] == "Pending"  # and no Job of its own
     # Once the earlier owner's Job is collected, the resource gets a Job of its own.
     cluster.run("delete", "configmap", "earlier-owner", "-n", ns)
     tj = deployment.wait_phase("clash", FINAL_PHASES)

@@ -1,8 +1,8 @@
 """Jobs the operator finishes: their webhooks are sent, and a database outage cannot leave
 their rows unfinished.
 
-Worker Jobs here are held (created suspended, as for a Kueue queue that admits nothing) until
-a test releases them, and run on the simulated GPU node, which completes their pods without
+Worker Jobs here are held (in a Kueue queue that does not exist, so admits nothing) until a
+test releases them, and run on the simulated GPU node, which completes their pods without
 running the worker: so the operator itself fails each job (the worker recorded no result).
 """
 
@@ -65,8 +65,11 @@ def held_job(deployment: Deployment, job_id: str) -> dict[str, Any]:
 
 
 def release(deployment: Deployment, job_id: str) -> None:
+    """Let a held Job run: out of Kueue's hands first (its queue admits nothing), then on."""
+    job, ns = f"{job_id}-worker", deployment.namespace
+    deployment.cluster.run("label", "job", job, "-n", ns, "kueue.x-k8s.io/queue-name-")
     deployment.cluster.run(
-        "patch", "job", f"{job_id}-worker", "-n", deployment.namespace,
+        "patch", "job", job, "-n", ns,
         "--type=merge", "-p", json.dumps({"spec": {"suspend": False}}),
     )  # fmt: skip
 
