@@ -35,6 +35,9 @@ def test_stock_phrases_over_no_speech_are_dropped_and_said_ones_kept() -> None:
     assert not invented(segment(" Thank you.", 0, 2, no_speech_prob=0.05, avg_logprob=-0.2))
     assert invented(segment(" 2.5kg 5.5kg", 0, 9, no_speech_prob=0.81, avg_logprob=-0.47))
     assert not invented(segment(" Ask not.", 0, 2, no_speech_prob=0.2, avg_logprob=-0.6))
+    # base's sign-off over a tone sweep, and the same words said with confidence.
+    assert invented(segment(" That's all.", 0, 2, no_speech_prob=0.44, avg_logprob=-1.18))
+    assert not invented(segment(" That's all.", 0, 2, no_speech_prob=0.05, avg_logprob=-0.3))
 
 
 def test_a_decoder_loop_is_cut_and_flagged_and_real_repetition_is_kept() -> None:

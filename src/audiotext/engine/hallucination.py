@@ -28,6 +28,8 @@ KNOWN_PHRASES = frozenset(
         "subtitles by the amara org community",
         "transcribed by",
         "bye",
+        "that s all",  # base over a tone sweep, when its fallback samples
+        "that s it",
         "so",
         "oh",
         "hmm",
