@@ -138,7 +138,7 @@ def test_an_unloaded_model_gives_its_memory_back(jfk: Any) -> None:
     mib = 2**20
     # tiny.en in int8 is about 40 MiB of weights, and its working memory more.
     assert all(r["loaded"] - r["unloaded"] > 30 * mib for r in rounds), rounds
-    # The allocator settles over the first rounds (it keeps some 0–30 MiB of arenas a round);
+    # The allocator settles over the first rounds (it keeps up to some 30 MiB of arenas a round);
     # a round that kept its model would keep all it held loaded.
     held = rounds[2]["loaded"] - rounds[2]["unloaded"]
     assert rounds[2]["unloaded"] - rounds[1]["unloaded"] < held / 2, rounds
