@@ -64,9 +64,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = registry
     app.state.finished_jobs = finished_jobs
     # Relayed to realtime servers, sessions are bounded there (each its own), and here per key.
-    relayed = bool(settings.realtime_url)
     app.state.realtime_slots = SessionSlots(
-        10**6 if relayed else settings.realtime_sessions, settings.realtime_sessions_per_key
+        None if settings.realtime_url else settings.realtime_sessions,
+        settings.realtime_sessions_per_key,
     )
     install_error_handlers(app)
     routers = (health, uploads, job_audio, jobs, ws, openai_audio, openai_models, realtime, web)

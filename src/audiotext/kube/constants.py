@@ -22,12 +22,12 @@ OPERATOR_ANNOTATION_DOMAIN = "operator.audiotext.io"  # the operator's own bookk
 # Kopf's own bookkeeping annotations. Kopf ignores every annotation under its prefix when it
 # looks for changes, so it must not share ours: the cancel annotation would never be seen.
 KOPF_PREFIX = f"operator.{GROUP}"
-KUEUE_QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
-KUEUE_PRIORITY_LABEL = "kueue.x-k8s.io/priority-class"
 KUEUE_GROUP = "kueue.x-k8s.io"
 KUEUE_VERSION = "v1beta2"
 KUEUE_WORKLOADS = "workloads"
-KUEUE_JOB_UID_LABEL = "kueue.x-k8s.io/job-uid"  # on the Workload of a Job
+KUEUE_QUEUE_LABEL = f"{KUEUE_GROUP}/queue-name"
+KUEUE_PRIORITY_LABEL = f"{KUEUE_GROUP}/priority-class"
+KUEUE_JOB_UID_LABEL = f"{KUEUE_GROUP}/job-uid"  # on the Workload of a Job
 # Kopf's finalizer: an unfinished resource keeps it, so deleting one cancels its row first.
 FINALIZER = f"{OPERATOR_ANNOTATION_DOMAIN}/cancel-on-delete"
 

@@ -18,9 +18,10 @@ class SessionsFull(AudioTextError):
 
 
 class SessionSlots:
-    """Sessions open now, per process and per API key."""
+    """Sessions open now, per process (``per_process`` None: no bound here, as where the
+    sessions are relayed to realtime servers that bound their own) and per API key."""
 
-    def __init__(self, per_process: int, per_key: int) -> None:
+    def __init__(self, per_process: int | None, per_key: int) -> None:
         self.per_process = per_process
         self.per_key = per_key
         self.open: collections.Counter[str] = collections.Counter()
@@ -31,7 +32,7 @@ class SessionSlots:
     def take(self, owner: str | None) -> Callable[[], None]:
         """A session for ``owner``, or ``SessionsFull``; call what it returns to give it back."""
         who = owner or ""
-        if self.total() >= self.per_process:
+        if self.per_process is not None and self.total() >= self.per_process:
             raise SessionsFull(
                 f"this server holds {self.per_process} live sessions at once; try again soon"
             )
