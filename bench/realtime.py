@@ -157,17 +157,18 @@ async def stream(url: str, pcm: bytes, session: Session) -> None:
                     session.transcripts[item] = event["transcript"]
                 elif kind == "error":
                     session.errors.append(event["error"].get("message", ""))
-                if sent.is_set() and set(session.stopped_ms) <= set(session.completed):
-                    return
 
-        sent = asyncio.Event()
+        async def turns_done() -> None:
+            while not set(session.stopped_ms) <= set(session.completed):
+                await asyncio.sleep(0.05)
+
         receiver = asyncio.create_task(receive())
         await send()
-        sent.set()
         try:
-            await asyncio.wait_for(receiver, timeout=30)
+            await asyncio.wait_for(turns_done(), timeout=30)
         except TimeoutError:
             session.errors.append("turns still open 30 s after the audio ended")
+        receiver.cancel()
 
 
 def wer(reference: str, hypothesis: str) -> float:
@@ -186,7 +187,14 @@ def decode_alone(pcm: bytes) -> float:
     from audiotext.pipeline import transcribe_audio
 
     engine = EngineRegistry(Settings(cpu_threads=2)).get()
-    samples = np.frombuffer(pcm, dtype=np.int16).astype(np.float32)[::3] / 32768.0  # 16 kHz
+    samples = np.frombuffer(
+        subprocess.run(
+            ["ffmpeg", "-loglevel", "error", "-f", "s16le", "-ar", str(RATE), "-ac", "1",
+             "-i", "-", "-ar", "16000", "-f", "f32le", "-"],
+            input=pcm, check=True, capture_output=True,
+        ).stdout,
+        dtype=np.float32,
+    )  # fmt: skip
     options = TranscribeOptions(model="tiny.en", word_timestamps=False, vad_filter=False)
     transcribe_audio(engine, samples, options)  # loaded and warm
     started = time.perf_counter()

@@ -14,6 +14,7 @@ import websockets
 from openai import AsyncOpenAI
 
 from audiotext.config import Settings
+from audiotext.engine.hallucination import normalized
 from audiotext.realtime.protocol import (
     ProtocolError,
     SessionConfig,
@@ -22,7 +23,8 @@ from audiotext.realtime.protocol import (
     pcm16,
     updated,
 )
-from audiotext.realtime.session import continuation, stable_words
+from audiotext.realtime.session import CONTEXT_SECONDS, context_of
+from audiotext.realtime.text import after_context, continuation, stable_words
 
 from helpers import JFK_TEXT, free_port, live_server, make_settings, new_key
 from realtime_client import jfk_pcm, live_session
@@ -83,9 +85,46 @@ def test_deltas_only_add_words_two_decodes_agree_on() -> None:
     assert stable_words([], ["And", "so"]) == []
     assert stable_words(["And", "so"], ["and", "so,", "my", "fel"]) == ["and", "so,"]
     assert stable_words(["Like", "your"], ["what", "your", "country"]) == []
-    assert continuation("", "And so") == "And so"
-    assert continuation("And so", "And so my fellow") == " my fellow"
-    assert continuation("And so", "Hands up") == ""  # no retraction: completed says it all
+    assert continuation("", ["And", "so"]) == "And so"
+    assert continuation("And so", ["and", "so,", "my", "fellow"]) == " my fellow"
+    assert continuation("And so", ["Hands", "up"]) == ""  # no retraction: completed says it all
+    assert continuation("And so", ["And", "so"]) == ""
+
+
+def words(text: str) -> list[str]:
+    return text.split()
+
+
+def test_a_turn_is_the_words_after_the_turn_heard_before_it() -> None:
+    before = words("Good morning everyone.")
+    assert after_context(before, words("Good morning everyone. Thanks for coming.")) == [
+        "Thanks",
+        "for",
+        "coming.",
+    ]
+    # The end of the turn before heard differently: up to its sentence's end, or one for one.
+    assert after_context(
+        words("it rose by nine percent."), words("it rose by 9%. After lunch")
+    ) == ["After", "lunch"]
+    assert after_context(["the", "final", "numbers"], words("the final humbers Maria")) == ["Maria"]
+    assert after_context([], ["Hello"]) == ["Hello"]
+    # A decode that did not hear the context the same way: the turn is decoded alone.
+    assert after_context(words("one two three four"), words("five six seven")) is None
+
+
+def test_the_context_is_the_end_of_the_turn_before() -> None:
+    import numpy as np
+
+    rate = 16_000
+    short = np.zeros(rate * 2, np.float32)
+    context = context_of(short, ["Hello", "there."])
+    assert context is not None and context.words == ["Hello", "there."]
+    long = np.zeros(int(rate * CONTEXT_SECONDS * 2), np.float32)
+    words = [f"w{i}" for i in range(40)]
+    context = context_of(long, words)
+    assert context is not None and len(context.audio) == rate * CONTEXT_SECONDS
+    assert context.words == words[20:]
+    assert context_of(short, []) is None
 
 
 @pytest.mark.slow
@@ -107,10 +146,14 @@ async def test_the_sdk_realtime_client_transcribes_live_speech(settings: Setting
     text = " ".join(e.transcript for e in completed)
     assert wer(JFK_TEXT, text) <= 0.15, text
     # Text while the person speaks: a delta of a turn before its speech stopped.
+    # The deltas add up to the completed transcript, but where the whole turn heard its first
+    # words differently (then the completed transcript corrects them).
+    agree = []
     for item in {e.item_id for e in completed}:
         deltas = "".join(e.delta for e in events if e.type.endswith("delta") and e.item_id == item)
         final = next(e.transcript for e in completed if e.item_id == item)
-        assert deltas.strip() == final.strip() or not deltas
+        agree.append(normalized(deltas) == normalized(final))
+    assert sum(agree) >= max(1, len(agree) - 1), agree
     early = [
         i for i, e in enumerate(events)
         if e.type.endswith("delta")

@@ -146,6 +146,12 @@ class Settings(BaseSettings):
     realtime_sessions_per_key: int = Field(
         2, ge=1, description="Live sessions one API key may hold at once."
     )
+    realtime_decodes: int = Field(
+        1,
+        ge=1,
+        description="Live decodes one process runs at once (each uses every CPU thread); the "
+        "others wait their turn, and partial text gives way while the process is busy.",
+    )
     realtime_idle_seconds: float = Field(
         60.0, gt=0, description="A live session that sends nothing for this long is closed."
     )

@@ -28,7 +28,7 @@ from audiotext.api.routes import (
 )
 from audiotext.api.security import AuthMiddleware, SecurityHeadersMiddleware, TimeoutMiddleware
 from audiotext.config import Settings
-from audiotext.realtime.slots import SessionSlots
+from audiotext.realtime.slots import DecodeGate, SessionSlots
 from audiotext.wiring import open_services
 
 log = logging.getLogger(__name__)
@@ -68,6 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         None if settings.realtime_url else settings.realtime_sessions,
         settings.realtime_sessions_per_key,
     )
+    app.state.realtime_decodes = DecodeGate(settings.realtime_decodes)
     install_error_handlers(app)
     routers = (health, uploads, job_audio, jobs, ws, openai_audio, openai_models, realtime, web)
     for router in (module.router for module in routers):

@@ -15,7 +15,7 @@ from audiotext.api.errors import install_error_handlers
 from audiotext.api.routes import realtime
 from audiotext.config import Settings
 from audiotext.engine import EngineRegistry, TranscribeOptions
-from audiotext.realtime.slots import SessionSlots
+from audiotext.realtime.slots import DecodeGate, SessionSlots
 
 
 def create_realtime_app(settings: Settings) -> FastAPI:
@@ -35,6 +35,7 @@ def create_realtime_app(settings: Settings) -> FastAPI:
     app.state.realtime_slots = SessionSlots(
         settings.realtime_sessions, settings.realtime_sessions_per_key
     )
+    app.state.realtime_decodes = DecodeGate(settings.realtime_decodes)
     install_error_handlers(app)
     app.include_router(realtime.router)
 

@@ -25,7 +25,7 @@ def model_names(settings: Settings) -> frozenset[str]:
 def decoder(engine: Engine, settings: Settings) -> Transcribe:
     """Blocking: the text of one stretch of live audio, checked for invented text."""
 
-    def transcribe(audio: Audio, config: SessionConfig, prefix: str) -> str:
+    def transcribe(audio: Audio, config: SessionConfig) -> str:
         entry = find_model(settings, config.model)
         model = (entry.alias_of or entry.id) if entry else config.model
         options = TranscribeOptions(
@@ -35,7 +35,6 @@ def decoder(engine: Engine, settings: Settings) -> Transcribe:
             word_timestamps=False,
             vad_filter=False,  # a turn is speech already
             beam_size=settings.beam_size,
-            prefix=prefix or None,
         )
         return transcribe_audio(engine, audio, options).text
 

@@ -3,10 +3,12 @@
 Audio is resampled to 16 kHz as it arrives and cut into turns by Silero VAD (``server_vad``)
 or by the client's commits. While a turn is open it is decoded again every 0.6 s, and the
 words two decodes in a row agree on go out as deltas, so text shows while the person is still
-speaking. Every decode starts with the words already sent (Whisper's prefix), so nothing sent
-is taken back and the deltas add up to the completed transcript. Memory is bounded: a
-turn is committed after ``MAX_TURN_SECONDS``, and a client sending faster than real time is
-slowed down by not reading from it.
+speaking. Each decode hears the turn before it first (``realtime.text``), as Whisper would in
+a file. The completed transcript is the turn decoded once more: where it starts with the
+deltas sent, the deltas add up to it; where the whole utterance changed how its first words
+are heard, it corrects them. Memory is bounded: a turn is committed after
+``MAX_TURN_SECONDS``, and a client sending faster than real time is slowed down by not
+reading from it.
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ import numpy as np
 import numpy.typing as npt
 
 from audiotext.engine.base import SAMPLE_RATE
-from audiotext.engine.hallucination import normalized
 from audiotext.realtime.protocol import (
     INPUT_RATE,
     ProtocolError,
@@ -34,12 +35,13 @@ from audiotext.realtime.protocol import (
     server_event,
     updated,
 )
+from audiotext.realtime.slots import DecodeGate
+from audiotext.realtime.text import after_context, continuation, stable_words
 
 Audio = npt.NDArray[np.float32]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
-# Blocking: the text of one stretch of 16 kHz audio, decoded as the session asks, starting
-# with the given prefix (the words of the turn already sent).
-Transcribe = Callable[[Audio, SessionConfig, str], str]
+# Blocking: the text of one stretch of 16 kHz audio, decoded as the session asks.
+Transcribe = Callable[[Audio, SessionConfig], str]
 # Blocking: Silero's speech probability for each 512-sample frame of 16 kHz audio.
 SpeechProbabilities = Callable[[Audio], npt.NDArray[np.float32]]
 
@@ -50,6 +52,8 @@ MAX_TURN_SECONDS = 30.0
 # How far ahead of the wall clock a client's audio may run before it is read more slowly.
 AHEAD_SECONDS = 2.0
 STOP_MARGIN = 0.15  # hysteresis: speech ends below threshold minus this
+CONTEXT_SECONDS = 8.0  # of the previous turn, heard before each decode of the next
+WINDOW_SECONDS = 30.0  # Whisper's window: the context is left out where it would not fit
 
 
 @dataclass
@@ -66,25 +70,22 @@ class Turn:
         return np.concatenate(self.chunks) if self.chunks else np.zeros(0, np.float32)
 
 
-def stable_words(before: list[str], now: list[str]) -> list[str]:
-    """The words two decodes in a row agree on, from the start (the last word of the newer
-    one is left out: it may be cut off mid-word)."""
-    agreed: list[str] = []
-    for a, b in zip(before, now[:-1], strict=False):
-        if normalized(a) != normalized(b):  # "Like," and "like" agree
-            break
-        agreed.append(b)
-    return agreed
+@dataclass(frozen=True)
+class Context:
+    """The end of the previous turn and its words, heard before each decode of the next."""
+
+    audio: Audio
+    words: list[str]
 
 
-def continuation(emitted: str, text: str) -> str:
-    """What ``text`` adds to what was sent already ("" when it does not start with it)."""
-    said, full = emitted.strip(), text.strip()
-    if not said:
-        return full
-    if full.startswith(said) and len(full) > len(said):
-        return " " + full[len(said) :].strip()
-    return ""
+def context_of(audio: Audio, words: list[str]) -> Context | None:
+    """The last ``CONTEXT_SECONDS`` of a turn, with about as many of its words."""
+    if not words:
+        return None  # nothing was said: nothing to hear it after
+    keep = int(CONTEXT_SECONDS * SAMPLE_RATE)
+    if len(audio) > keep:
+        words = words[-max(1, round(len(words) * keep / len(audio))) :]
+    return Context(audio[-keep:], words)
 
 
 class LiveSession:
@@ -95,6 +96,7 @@ class LiveSession:
         send: Send,
         transcribe: Transcribe,
         speech: SpeechProbabilities,
+        gate: DecodeGate,
     ) -> None:
         import av
 
@@ -104,6 +106,8 @@ class LiveSession:
         self._send = send
         self._transcribe = transcribe
         self._speech = speech
+        self._gate = gate
+        self._before: Context | None = None  # the previous turn, heard before this one
         self._resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
         self._pending = np.zeros(0, np.float32)  # 16 kHz samples not yet a whole frame
         self._context = np.zeros(0, np.float32)  # the frames the VAD saw last
@@ -236,7 +240,8 @@ class LiveSession:
             await self._commit(turn)  # memory stays bounded, however long one speaks
             return
         due = turn.samples - turn.decoded_at >= PARTIAL_EVERY_SECONDS * SAMPLE_RATE
-        if due and (self._partial is None or self._partial.done()) and not self._decoding.locked():
+        idle = (self._partial is None or self._partial.done()) and not self._decoding.locked()
+        if due and idle and not self._gate.busy():
             turn.decoded_at = turn.samples
             self._partial = asyncio.create_task(self._decode_partial(turn, turn.audio()))
 
@@ -263,24 +268,33 @@ class LiveSession:
         self._finals = [t for t in self._finals if not t.done()]
         self._finals.append(asyncio.create_task(self._decode_final(turn, turn.audio())))
 
+    def _words(self, audio: Audio, context: Context | None) -> list[str]:
+        """Blocking: the words of a turn's audio, heard after the previous turn's."""
+        if context is not None and len(context.audio) + len(audio) <= WINDOW_SECONDS * SAMPLE_RATE:
+            heard = self._transcribe(np.concatenate([context.audio, audio]), self.config)
+            words = after_context(context.words, heard.split())
+            if words is not None:
+                return words
+        return self._transcribe(audio, self.config).split()
+
     async def _decode_partial(self, turn: Turn, audio: Audio) -> None:
-        async with self._decoding:
+        async with self._decoding, self._gate.places:
             if self._turn is not turn:
                 return  # committed or cleared while waiting
-            text = await asyncio.to_thread(self._transcribe, audio, self.config, turn.emitted)
-        words = text.split()
+            words = await asyncio.to_thread(self._words, audio, self._before)
         agreed = stable_words(turn.last_partial, words)
         turn.last_partial = words
-        delta = continuation(turn.emitted, " ".join(agreed))
+        delta = continuation(turn.emitted, agreed)
         if delta and self._turn is turn:
             turn.emitted += delta
             await self._delta(turn, delta)
 
     async def _decode_final(self, turn: Turn, audio: Audio) -> None:
         async with self._decoding:
-            # Starting with what was sent: the deltas add up to the completed transcript.
-            text = await asyncio.to_thread(self._transcribe, audio, self.config, turn.emitted)
-        rest = continuation(turn.emitted, text)
+            async with self._gate.places:
+                words = await asyncio.to_thread(self._words, audio, self._before)
+            self._before = context_of(audio, words)
+        rest = continuation(turn.emitted, words)
         if rest:
             await self._delta(turn, rest)
         await self._send(
@@ -288,7 +302,7 @@ class LiveSession:
                 "conversation.item.input_audio_transcription.completed",
                 item_id=turn.item_id,
                 content_index=0,
-                transcript=text.strip(),
+                transcript=" ".join(words),
                 usage={"type": "duration", "seconds": round(len(audio) / SAMPLE_RATE, 3)},
             )
         )

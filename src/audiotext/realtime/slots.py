@@ -1,7 +1,9 @@
-"""How many live sessions a process and each API key hold at once."""
+"""How many live sessions a process and each API key hold at once, and how many of their
+decodes run at once."""
 
 from __future__ import annotations
 
+import asyncio
 import collections
 from collections.abc import Callable
 
@@ -44,3 +46,15 @@ class SessionSlots:
             self.open[who] -= 1
 
         return release
+
+
+class DecodeGate:
+    """Live decodes running at once in a process. A turn's final decode waits for a place;
+    a partial decode is skipped while there is none, so that when the process is busy the
+    preview gives way and the turns' transcripts stay on time."""
+
+    def __init__(self, size: int) -> None:
+        self.places = asyncio.Semaphore(size)
+
+    def busy(self) -> bool:
+        return self.places.locked()

@@ -18,7 +18,7 @@ from audiotext.config import Settings
 from audiotext.engine import EngineRegistry
 from audiotext.jobs.errors import AudioTextError, BackendUnavailable, InvalidParameter
 from audiotext.realtime.protocol import ProtocolError, SessionConfig, error_event
-from audiotext.realtime.slots import SessionSlots
+from audiotext.realtime.slots import DecodeGate, SessionSlots
 
 router = APIRouter(tags=["openai"])
 
@@ -55,13 +55,13 @@ async def realtime(websocket: WebSocket, owner: OwnerDep) -> None:
         if upstream is not None:
             await relay(websocket, upstream)
         else:
-            await _serve(websocket, settings, state.engines, settings.realtime_idle_seconds)
+            await _serve(websocket, settings, state.engines, state.realtime_decodes)
     finally:
         release()
 
 
 async def _serve(
-    websocket: WebSocket, settings: Settings, engines: EngineRegistry, idle_seconds: float
+    websocket: WebSocket, settings: Settings, engines: EngineRegistry, gate: DecodeGate
 ) -> None:
     # Here, not at the top: the gateway's image has no engine (nor numpy).
     from audiotext.realtime.runner import decoder, model_names, speech_probabilities
@@ -77,7 +77,9 @@ async def _serve(
         send,
         decoder(engines.get(), settings),
         speech_probabilities,
+        gate,
     )
+    idle_seconds = settings.realtime_idle_seconds
     await session.start()
     try:
         while True:
