@@ -543,7 +543,11 @@ def test_kueue_values_make_the_queueing_objects(helm: Path) -> None:
 
 
 def test_the_realtime_deployment_serves_the_gateways_live_sessions(helm: Path) -> None:
-    manifests = render(helm, "--set", "realtime.enabled=true", "--set", "realtime.device=gpu")
+    manifests = render(
+        helm,
+        *("--set", "realtime.enabled=true", "--set", "realtime.device=gpu"),
+        *("--set", "realtime.decodes=3"),
+    )
     assert config(manifests)["AUDIOTEXT_REALTIME_URL"] == f"ws://{RELEASE}-realtime:3204"
     deployment = find(manifests, "Deployment", "realtime")
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
@@ -551,6 +555,7 @@ def test_the_realtime_deployment_serves_the_gateways_live_sessions(helm: Path) -
     assert container["image"] == "localhost/audiotext-worker:dev"
     env = {e["name"]: e["value"] for e in container["env"]}
     assert env["AUDIOTEXT_DEVICE"] == "cuda" and env["AUDIOTEXT_MODEL_TTL_SECONDS"] == "-1"
+    assert env["AUDIOTEXT_REALTIME_DECODES"] == "3"
     assert container["resources"]["limits"]["nvidia.com/gpu"] == 1
     assert find(manifests, "Service", "realtime")["spec"]["ports"][0]["port"] == 3204
     policy = find(manifests, "NetworkPolicy", "realtime")["spec"]["ingress"][0]["from"]
