@@ -124,6 +124,21 @@ def test_a_segment_that_spans_a_change_of_speaker_is_split_at_its_word() -> None
     assert {w.speaker for w in second.words} == {"SPEAKER_01"}
 
 
+def test_one_speaker_s_words_do_not_reach_into_another_s_turn() -> None:
+    """The ASR's times are rougher than the turns: a segment that starts in the turn before
+    its speaker's starts where that turn ends, and its words too; a pause is kept."""
+    words = [word(3.0, 4.2, " Fine,"), word(4.3, 6.5, " thanks.")]
+    late = Segment(0, 3.0, 6.5, " Fine, thanks.", words)
+    turns = [Turn(0.0, 3.5, 0), Turn(3.5, 5.0, 1), Turn(5.4, 6.0, 1), Turn(6.2, 8.0, 0)]
+    (segment,) = assign_speakers([late], turns)
+    assert segment.speaker == "SPEAKER_01"
+    assert (segment.start, segment.end) == (3.5, 6.2)
+    assert [(w.start, w.end) for w in segment.words] == [(3.5, 4.2), (4.3, 6.2)]
+    # No turn of its own speaker under it: left as the ASR said.
+    (alone,) = assign_speakers([Segment(0, 9.0, 9.5, " Bye.")], turns)
+    assert (alone.start, alone.end, alone.speaker) == (9.0, 9.5, "SPEAKER_00")
+
+
 DIARIZED = Transcript(
     language="en",
     duration=3.0,

@@ -3,7 +3,8 @@
 Every 0.1 s of speech takes the speaker of the window centred nearest to it; a run shorter
 than ``MIN_TURN`` between two runs of one speaker is taken for that speaker (a window or two
 that strayed). Words take the speaker of the turn they overlap most, and a segment that spans a
-change of speaker is split at the first word of the new one.
+change of speaker is split at the first word of the new one. Words and segments are then kept
+out of the other speakers' turns around them: the ASR's times are rougher than the turns.
 """
 
 from __future__ import annotations
@@ -113,6 +114,24 @@ class _TurnIndex:
         nearest = min(nearby, key=lambda t: min(abs(t.start - middle), abs(t.end - middle)))
         return nearest.speaker
 
+    def within(self, speaker: int, start: float, end: float) -> tuple[float, float]:
+        """[start, end] kept out of other speakers' turns before and after ``speaker``'s
+        (the ASR's times are rougher than the turns, and one speaker's words do not reach
+        into another's turn). Pauses stay: the turns come from VAD, which cuts them closer
+        than speech ends. Unchanged where none of ``speaker``'s turns overlaps it."""
+        first = max(0, bisect.bisect_left(self.ends, start) - 1)
+        last = min(len(self.turns), bisect.bisect_right(self.starts, end) + 1)
+        nearby = [t for t in self.turns[first:last] if min(end, t.end) > max(start, t.start)]
+        own = [t for t in nearby if t.speaker == speaker]
+        if not own:
+            return start, end
+        for turn in nearby:
+            if turn.speaker != speaker and turn.end <= own[0].start:
+                start = max(start, turn.end)
+            elif turn.speaker != speaker and turn.start >= own[-1].end:
+                end = min(end, turn.start)
+        return start, end
+
 
 def assign_speakers(
     segments: Sequence[Segment], turns: Sequence[Turn], names: dict[int, str] | None = None
@@ -129,21 +148,42 @@ def assign_speakers(
     for segment in segments:
         if not segment.words:
             speaker = index.speaker_at(segment.start, segment.end)
-            result.append(replace(segment, speaker=_name(speaker)))
+            start, end = _narrowed(index, speaker, segment.start, segment.end)
+            result.append(replace(segment, start=start, end=end, speaker=_name(speaker)))
             continue
-        words = [replace(w, speaker=_name(index.speaker_at(w.start, w.end))) for w in segment.words]
-        for group in _runs_of_speaker(words):
+        speakers = [index.speaker_at(w.start, w.end) for w in segment.words]
+        words = [
+            _word_of(w, _name(who), _narrowed(index, who, w.start, w.end))
+            for w, who in zip(segment.words, speakers, strict=True)
+        ]
+        groups = _runs_of_speaker(words)
+        first = 0  # of the group, in words
+        for group in groups:
+            whole = len(groups) == 1  # the segment's own times, where it is not split
+            start, end = (segment.start, segment.end) if whole else (group[0].start, group[-1].end)
+            start, end = _narrowed(index, speakers[first], start, end)
+            first += len(group)
             result.append(
                 replace(
                     segment,
-                    start=group[0].start if group is not words else segment.start,
-                    end=group[-1].end if group is not words else segment.end,
+                    start=start,
+                    end=end,
                     text="".join(w.word for w in group),
                     words=group,
                     speaker=group[0].speaker,
                 )
             )
     return [replace(s, id=i) for i, s in enumerate(result)]
+
+
+def _narrowed(
+    index: _TurnIndex, speaker: int | None, start: float, end: float
+) -> tuple[float, float]:
+    return (start, end) if speaker is None else index.within(speaker, start, end)
+
+
+def _word_of(word: Word, speaker: str | None, span: tuple[float, float]) -> Word:
+    return replace(word, speaker=speaker, start=span[0], end=span[1])
 
 
 def _runs_of_speaker(words: list[Word]) -> list[list[Word]]:
