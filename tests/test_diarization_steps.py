@@ -76,6 +76,23 @@ def test_clustering_finds_the_voices_numbered_by_first_appearance() -> None:
     assert cluster(three_voices()).tolist() == labels.tolist(), "the same labels every run"
 
 
+def test_someone_who_speaks_little_in_a_voice_like_another_s_is_kept() -> None:
+    """A small group near a larger one is dissolved when its chunks come one at a time (they
+    straddle changes of speaker), not when they come in a row (someone spoke for a while)."""
+    rng = np.random.default_rng(3)
+    a, b = np.eye(2, 16, dtype=np.float32)
+    like_a = 0.78 * a + 0.626 * np.eye(3, 16, dtype=np.float32)[2]  # cosine 0.78 to a
+
+    def windows(voice: np.ndarray, count: int) -> list[np.ndarray]:
+        return [voice + 0.02 * rng.standard_normal(16).astype(np.float32) for _ in range(count)]
+
+    rows = windows(a, 30) + windows(b, 24) + windows(like_a, 6)  # 10, 8 and 2 chunks
+    vectors = np.array(rows, np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    labels = cluster(vectors).tolist()
+    assert labels == [0] * 30 + [1] * 24 + [2] * 6
+
+
 def test_the_speaker_count_stays_within_its_bounds() -> None:
     assert len(set(cluster(three_voices(), max_speakers=2).tolist())) == 2
     assert len(set(cluster(three_voices(), min_speakers=4).tolist())) == 4

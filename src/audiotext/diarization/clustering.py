@@ -6,8 +6,9 @@
    voice's chunks (``SAME_SPEAKER``), and always down to ``max_speakers`` (never below
    ``min_speakers``): how many speakers there are is estimated.
 2. A small group close to a larger one is dissolved into it: windows that straddle a change of
-   speaker hold two voices at once and would otherwise make a speaker of their own. A small
-   group unlike every other (someone who spoke little) stays.
+   speaker hold two voices at once and would otherwise make a speaker of their own. Such
+   chunks come one at a time: a small group with two chunks in a row (someone who spoke for a
+   while, if little) stays, as does one unlike every other.
 3. A few rounds of assigning every window to its nearest group centre.
 
 No random start anywhere, so the same audio gets the same labels on every run. Labels are
@@ -97,10 +98,18 @@ def _without_mixtures(embeddings: Array, labels: Labels, low: int) -> Array:
     for group in order[1:]:
         centre = unit(embeddings[labels == group].mean(0))
         small = sizes[group] < max(2, SMALL_GROUP * len(labels))
-        mixture = small and float(np.max(np.stack(centres) @ centre)) >= NEAR_ANOTHER
+        near = float(np.max(np.stack(centres) @ centre)) >= NEAR_ANOTHER
+        mixture = small and near and not _has_run(labels, int(group))
         if not mixture or len(centres) < low:
             centres.append(centre)
     return np.stack(centres)
+
+
+def _has_run(labels: Labels, group: int) -> bool:
+    """Whether two chunks in a row (they are in time order) are of ``group``: someone who
+    spoke for a while, not the odd chunk that straddles a change of speaker."""
+    mine = labels == group
+    return bool(np.any(mine[1:] & mine[:-1]))
 
 
 def unit(vector: Array) -> Array:
