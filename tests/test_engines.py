@@ -111,3 +111,27 @@ def test_early_text_gives_the_same_transcript_sooner(long_speech: Path) -> None:
     assert [s.id for s in early.segments] == list(range(len(early.segments)))
     starts = [w.start for s in early.segments for w in s.words]
     assert starts == sorted(starts) and starts[-1] > 50  # the rest is placed after the cut
+
+
+def test_long_audio_on_cpu_is_batched_and_loses_no_speech(long_speech: Path) -> None:
+    """faster-whisper's batched pipeline is reported to drop segments: every stretch of
+    speech still has its words, and the text is as good as the sequential pipeline's."""
+    from audiotext.engine.vad import speech_regions
+
+    samples = audio.decode(long_speech)
+    runs = {}
+    for batched_from in (0.0, 30.0):
+        engine = EngineRegistry(Settings(cpu_threads=2, batched_from_seconds=batched_from)).get()
+        options = TranscribeOptions(model="tiny.en")
+        runs[batched_from] = transcribe_audio(engine, samples, options)
+        assert engine.batch_size(samples, options) == (8 if batched_from else 0)  # type: ignore[attr-defined]
+    sequential, batched = runs[0.0], runs[30.0]
+    assert wer(LONG_TEXT, batched.text) <= wer(LONG_TEXT, sequential.text) + 0.02, batched.text
+    words = [w for s in batched.segments for w in s.words]
+    for start, end in speech_regions(samples, min_silence_ms=300):
+        a, b = start / SAMPLE_RATE, end / SAMPLE_RATE
+        if b - a >= 0.5:
+            assert any(w.start < b and w.end > a for w in words), f"no words in {a:.1f}-{b:.1f} s"
+    # Segments within each window, not one per window.
+    assert max(s.end - s.start for s in batched.segments) < 15
+    assert [s.id for s in batched.segments] == list(range(len(batched.segments)))

@@ -134,6 +134,12 @@ class Settings(BaseSettings):
     batch_size: int = Field(
         0, ge=0, description="Batched inference (GPU); 0 keeps the sequential pipeline."
     )
+    batched_from_seconds: float = Field(
+        300.0,
+        ge=0,
+        description="On CPU, audio at least this long (with VAD on) is decoded by the batched "
+        "pipeline, 8 windows at a time: about twice as fast on long recordings; 0: never.",
+    )
     beam_size: int = Field(5, ge=1, le=10, description="Beam size of the decoder.")
     realtime_url: str = Field(
         "",

@@ -17,6 +17,9 @@ if TYPE_CHECKING:
     Audio = npt.NDArray[np.float32]
 SAMPLE_RATE = 16_000
 
+# What ends a sentence, the ideographic marks too.
+SENTENCE_ENDS = (".", "?", "!", "\u3002", "\uff1f", "\uff01")
+
 
 @dataclass(frozen=True)
 class Word:

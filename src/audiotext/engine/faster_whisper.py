@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from audiotext.config import Settings
 from audiotext.engine.base import (
     SAMPLE_RATE,
+    SENTENCE_ENDS,
     Segment,
     TranscribeOptions,
     TranscriptInfo,
@@ -33,6 +35,9 @@ if TYPE_CHECKING:
 # What one language detection hears: shorter stretches are padded (Whisper is unsure of a
 # few words alone), longer ones cut to its window.
 DETECT_SECONDS = (10.0, 30.0)
+# Windows decoded at once on CPU, for long recordings (AUDIOTEXT_BATCHED_FROM_SECONDS).
+CPU_BATCH_SIZE = 8
+Split = Callable[[Segment], list[Segment]]
 
 
 def resolve_model(name: str, model_dir: Path | None = None) -> str:
@@ -69,6 +74,16 @@ class FasterWhisperEngine:
             return self.settings.compute_type
         return "float16" if self.device == "cuda" else "int8"
 
+    def batch_size(self, audio: Audio, options: TranscribeOptions) -> int:
+        """How many windows are decoded at once (0: the sequential pipeline). On CPU a long
+        recording is batched too: its windows are cut at pauses by VAD, so they need VAD."""
+        if self.settings.batch_size > 0:
+            return self.settings.batch_size
+        long = len(audio) >= self.settings.batched_from_seconds * SAMPLE_RATE
+        if self.settings.batched_from_seconds and long and options.vad_filter:
+            return CPU_BATCH_SIZE if self.device == "cpu" else 0
+        return 0
+
     def _load(self, model: str) -> Any:
         try:
             from faster_whisper import WhisperModel
@@ -100,11 +115,15 @@ class FasterWhisperEngine:
             if options.vad_filter and options.vad_parameters:
                 kwargs["vad_parameters"] = engine_vad_parameters(options.vad_parameters)
             runner: Any = model
-            if self.settings.batch_size > 0:
+            batch = self.batch_size(audio, options)
+            if batch:
                 from faster_whisper import BatchedInferencePipeline
 
                 runner = BatchedInferencePipeline(model=model)
-                kwargs["batch_size"] = self.settings.batch_size
+                # Whole windows, decoded without timestamps (with them, a window whose decode
+                # stops early loses the rest of its speech), then cut into sentences by their
+                # words' times.
+                kwargs.update(batch_size=batch, word_timestamps=True)
             languages = None
             found: list[Span] = []
             if options.language is None and model.model.is_multilingual:
@@ -118,14 +137,16 @@ class FasterWhisperEngine:
             start, end, language = pieces[0]
             raw, info = runner.transcribe(audio[start:end], **{**kwargs, "language": language})
             # Each piece in its own language; without detection, in the first one's.
+            split = _sentences(options.word_timestamps) if batch else None
             segments = _decoded(
-                _segments(raw, (languages is not None and language) or None),
+                _segments(raw, (languages is not None and language) or None, split),
                 runner,
                 audio,
                 pieces[1:],
                 language or info.language,
                 kwargs,
                 tag=languages is not None,
+                split=split,
             )
         except BaseException:
             held.close()
@@ -194,6 +215,7 @@ def _decoded(
     kwargs: dict[str, Any],
     *,
     tag: bool,
+    split: Split | None,
 ) -> Iterator[Segment]:
     """The segments of the first piece, then those of each other piece of ``audio`` as
     segments of the whole; ``tag``: each says its piece's language."""
@@ -208,14 +230,17 @@ def _decoded(
             audio[start:end], **{**kwargs, "language": piece_language or language}
         )
         before = count
-        for segment in _segments(raw, piece_language if tag else None):
+        for segment in _segments(raw, piece_language if tag else None, split):
             yield shifted(segment, start / SAMPLE_RATE, before)
             count += 1
 
 
-def _segments(raw: Iterator[Any], language: str | None = None) -> Iterator[Segment]:
-    for index, s in enumerate(raw):
-        yield Segment(
+def _segments(
+    raw: Iterator[Any], language: str | None = None, split: Split | None = None
+) -> Iterator[Segment]:
+    index = 0
+    for s in raw:
+        segment = Segment(
             id=index,
             start=round(float(s.start), 3),
             end=round(float(s.end), 3),
@@ -236,3 +261,33 @@ def _segments(raw: Iterator[Any], language: str | None = None) -> Iterator[Segme
             language=language,
             compression_ratio=round(float(s.compression_ratio), 3),
         )
+        for part in split(segment) if split else [segment]:
+            yield replace(part, id=index)
+            index += 1
+
+
+def _sentences(keep_words: bool) -> Split:
+    """A window's segment cut after each sentence (``keep_words``: the words stay on)."""
+
+    def split(segment: Segment) -> list[Segment]:
+        groups: list[list[Word]] = [[]]
+        for word in segment.words:
+            groups[-1].append(word)
+            if word.word.rstrip().endswith(SENTENCE_ENDS):
+                groups.append([])
+        groups = [g for g in groups if g]
+        if len(groups) <= 1:
+            return [segment if keep_words else replace(segment, words=[])]
+        return [
+            replace(
+                segment,
+                start=group[0].start,
+                end=group[-1].end,
+                text="".join(w.word for w in group),
+                words=group if keep_words else [],
+                tokens=segment.tokens if i == 0 else [],  # the window's, counted once
+            )
+            for i, group in enumerate(groups)
+        ]
+
+    return split

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import difflib
 
+from audiotext.engine.base import SENTENCE_ENDS
 from audiotext.engine.hallucination import normalized
-
-SENTENCE_ENDS = (".", "?", "!", "\u3002", "\uff1f", "\uff01")  # and the ideographic ones
 
 
 def same(a: str, b: str) -> bool:
