@@ -138,6 +138,16 @@ def long_speech(audio_dir: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
+def two_minutes(long_speech: Path) -> Path:
+    """About two minutes of varied sentences with pauses (four times over, far apart enough
+    that no 30 s window repeats itself, which would send the decoder into fallbacks)."""
+    target = long_speech.with_name("two-minutes.flac")
+    if not target.exists():
+        subprocess.run([_need("sox"), str(long_speech), str(target), "repeat", "1"], check=True)
+    return target
+
+
+@pytest.fixture(scope="session")
 def conversation(tmp_path_factory: pytest.TempPathFactory) -> Conversation:
     """Three voices taking turns of about 4.5 s, one after another, as one 16 kHz file."""
     folder = tmp_path_factory.mktemp("conversation")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-import subprocess
+import asyncio
+import itertools
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -10,10 +12,20 @@ import pytest
 
 from audiotext import audio, sharding
 from audiotext.config import Settings
+from audiotext.db.migrate import upgrade
+from audiotext.db.repository import JobRepository
 from audiotext.engine import Engine, TranscribeOptions
 from audiotext.engine.base import Segment, Transcript, Word
 from audiotext.engine.hallucination import normalized
+from audiotext.jobs.outcomes import Outcome
+from audiotext.jobs.states import JobStatus
+from audiotext.kube import constants as k
+from audiotext.operator.status import Observation
+from audiotext.operator.stitching import record_shards
 from audiotext.pipeline import transcribe_file
+from audiotext.services.admission import JobRequest
+from audiotext.wiring import open_services
+from audiotext.worker.shard import run_shard
 
 from helpers import LINES, final, make_settings, running_app, wait_for
 from wer import wer
@@ -74,15 +86,6 @@ def test_a_range_decodes_alone_as_the_same_samples(audio_dir: Path, fmt: str) ->
     assert len(audio.decode_range(path, 50, 60)) == 0
 
 
-@pytest.fixture(scope="module")
-def two_minutes(tmp_path_factory: pytest.TempPathFactory, long_speech: Path) -> Path:
-    """About two minutes of varied sentences with pauses (four times over, far apart enough
-    that no 30 s window repeats itself, which would send the decoder into fallbacks)."""
-    target = tmp_path_factory.mktemp("long") / "two-minutes.flac"
-    subprocess.run(["sox", str(long_speech), str(target), "repeat", "1"], check=True)
-    return target
-
-
 @pytest.mark.slow
 async def test_a_long_recording_in_shards_reads_as_one(
     tmp_path: Path, two_minutes: Path, engine: Engine
@@ -127,3 +130,64 @@ async def test_shard_sizes_are_checked_at_the_door(settings: Settings, jfk: Path
         assert (await client.get("/api/v1/job/read")).json()["total"] == 0
     with pytest.raises(ValueError, match="shard_seconds"):
         Settings(shard_seconds=10)
+
+
+@pytest.mark.slow
+async def test_each_pod_transcribes_its_shard_and_the_operator_stitches_them_once(
+    tmp_path: Path, two_minutes: Path
+) -> None:
+    """A sharded job as its Indexed Job runs it, without the cluster: each index's worker
+    alone (in any order; one of them twice, as a killed pod's rerun), then the operator's
+    record of the Job's success, twice (kopf may replay it)."""
+    settings = make_settings(tmp_path, shard_seconds=30)
+    await asyncio.to_thread(upgrade, settings.resolved_database_url)
+    services = open_services(settings, "worker")
+    jobs = services.jobs
+    try:
+        # The job as the gateway records it: its audio stored, its duration probed.
+        key = "uploads/long.flac"
+        await services.storage.put_file(key, two_minutes, "audio/flac")
+        request = JobRequest(filename="long.flac")
+        job = await jobs.register(str(uuid.uuid4()), request, services.storage.url_for(key))
+        duration = audio.probe(two_minutes).duration
+        await JobRepository(services.db).update_fields(job.id, audio_duration_seconds=duration)
+        row = await jobs.row(job.id)
+        count = sharding.jobs_shards(row.options, row.audio_duration_seconds, 30)
+        assert count == sharding.shard_count(duration or 0, 30) >= 4
+        progress = []
+        for index in [count - 1, *range(count - 1), 0]:
+            outcome = await run_shard(job.id, jobs, services.engines, index, count)
+            assert outcome is Outcome.COMPLETED
+            progress.append((await jobs.row(job.id)).progress)
+        assert progress == sorted(progress) and 0 < progress[-1] < 100  # never back
+        assert (await jobs.row(job.id)).status == JobStatus.PROCESSING  # until stitched
+        done = {"total": count, "succeeded": count, "running": 0, "failed": 0}
+        succeeded = Observation(k.PHASE_SUCCEEDED, "Completed", "transcribed", 1, shards=done)
+        for _ in range(2):
+            stitched = await record_shards(jobs, await jobs.row(job.id), succeeded)
+            assert stitched is not None and stitched.status == JobStatus.COMPLETED
+        transcript = await jobs.transcript(job.id)
+        assert await jobs.shards.stored(job.id, count) == []  # the parts are gone
+    finally:
+        await services.close()
+    said = [normalized(w) for w in " ".join(LINES * 4).split()]
+    ours = [normalized(w.word) for s in transcript.segments for w in s.words]
+    assert wer(" ".join(said), " ".join(ours)) <= 0.1, " ".join(ours)
+    starts = [s.start for s in transcript.segments]
+    assert starts == sorted(starts)
+    assert [s.id for s in transcript.segments] == list(range(len(starts)))
+
+
+def test_the_shard_count_is_known_from_the_duration_alone() -> None:
+    for duration in (31.0, 95.0, 125.0, 600.5, 7200.0):
+        for seconds in (30.0, 45.0, 600.0):
+            boundaries = sharding.nominal_boundaries(duration, seconds)
+            reach = sharding.search_reach(duration, seconds)
+            # Each cut moves at most its reach: the cuts stay in order, one per boundary.
+            assert all(b - a > 2 * reach for a, b in itertools.pairwise(boundaries))
+            assert sharding.shard_count(duration, seconds) == len(boundaries) + 1
+    options = {"sharding": {"shard_seconds": 30}}
+    assert sharding.jobs_shards(options, 125.0, 600) == 4
+    assert sharding.jobs_shards(options, None, 600) == 1  # not probed: one pod
+    assert sharding.jobs_shards({**options, "diarize": True}, 125.0, 600) == 1
+    assert sharding.jobs_shards({}, 125.0, 600) == 1

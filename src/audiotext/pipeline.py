@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,7 +41,7 @@ from audiotext.jobs.errors import (
 from audiotext.jobs.outcomes import Outcome
 from audiotext.jobs.schemas import JobPublic
 from audiotext.services.jobs import JobService
-from audiotext.sharding import Shard
+from audiotext.sharding import Shard, shard_seconds_of
 
 if TYPE_CHECKING:
     from audiotext.diarization.diarizer import Diarizer
@@ -71,12 +71,6 @@ def options_for(row: TranscriptionJobRow, *, vad_filter: bool, beam_size: int) -
         vad_parameters=opts.get("vad_parameters"),
         early_text=bool(opts.get("stream")),
     )
-
-
-def shard_seconds_of(options: dict[str, Any] | None, default: float) -> float:
-    """How long a job's shards are: what it asked for (0: one piece), else the server's."""
-    asked = ((options or {}).get("sharding") or {}).get("shard_seconds")
-    return float(default if asked is None else asked)
 
 
 def progress_of(segment: Segment, duration: float) -> int:
@@ -177,46 +171,60 @@ async def run_job(
         row = await jobs.start(job_id)
     if row is None:
         return Outcome.SKIPPED
+    return await guarded(jobs, job_id, _run(jobs, engines, row, time.monotonic()))
+
+
+async def _run(
+    jobs: JobService, engines: EngineRegistry, row: TranscriptionJobRow, started: float
+) -> Outcome:
+    job_id, settings = row.id, jobs.settings
+    engine = engines.get(row.engine)
+    options = options_for(row, vad_filter=settings.vad_filter, beam_size=settings.beam_size)
+    diarize = bool((row.options or {}).get("diarize"))
+    shard_seconds = shard_seconds_of(row.options, settings.shard_seconds)
+    async with jobs.local_audio(row.url) as path:
+        duration = (await asyncio.to_thread(audio.probe, path)).duration
+        if duration is not None and sharding.wanted(duration, shard_seconds):
+            transcript = await _transcribe_shards(
+                jobs, job_id, engine, path, duration, shard_seconds, options
+            )
+            # Speakers are found over the whole recording, so one voice keeps one name.
+            samples = await asyncio.to_thread(audio.decode, path) if diarize else None
+        else:
+            samples = await asyncio.to_thread(audio.decode, path)
+            transcript = await _transcribe_reporting(jobs, job_id, engine, samples, options)
+    if diarize and samples is not None:
+        transcript = await _diarize(jobs, engines, row, samples, transcript)
+    await jobs.store_transcript(job_id, transcript, requested_formats(row.options))
+    await jobs.complete(job_id, transcript, time.monotonic() - started)
+    return Outcome.COMPLETED
+
+
+async def guarded(
+    jobs: JobService, job_id: str, run: Awaitable[Outcome], where: str = ""
+) -> Outcome:
+    """A run's outcome: what goes wrong fails the job (its message starting with ``where``,
+    as "shard 3 (1800.0 to 2400.0 s): "), except a backend that is away (try again) and a
+    job cancelled or deleted meanwhile (nothing to do). A heartbeat runs alongside."""
     started = time.monotonic()
-    settings = jobs.settings
-    heartbeat = asyncio.create_task(_heartbeat(jobs, job_id, settings.heartbeat_seconds))
+    heartbeat = asyncio.create_task(_heartbeat(jobs, job_id, jobs.settings.heartbeat_seconds))
     try:
-        engine = engines.get(row.engine)
-        options = options_for(row, vad_filter=settings.vad_filter, beam_size=settings.beam_size)
-        diarize = bool((row.options or {}).get("diarize"))
-        shard_seconds = shard_seconds_of(row.options, settings.shard_seconds)
-        async with jobs.local_audio(row.url) as path:
-            duration = (await asyncio.to_thread(audio.probe, path)).duration
-            if duration is not None and sharding.wanted(duration, shard_seconds):
-                transcript = await _transcribe_shards(
-                    jobs, job_id, engine, path, duration, shard_seconds, options
-                )
-                # Speakers are found over the whole recording, so one voice keeps one name.
-                samples = await asyncio.to_thread(audio.decode, path) if diarize else None
-            else:
-                samples = await asyncio.to_thread(audio.decode, path)
-                transcript = await _transcribe_reporting(jobs, job_id, engine, samples, options)
-        if diarize and samples is not None:
-            transcript = await _diarize(jobs, engines, row, samples, transcript)
-        await jobs.store_transcript(job_id, transcript, requested_formats(row.options))
-        await jobs.complete(job_id, transcript, time.monotonic() - started)
-        return Outcome.COMPLETED
+        return await run
     except (InvalidTransition, JobNotFound):
         return Outcome.SKIPPED  # cancelled (or deleted) while running
     except (InvalidAudio, UnsupportedAudio, InvalidParameter, ModelNotFound, ObjectNotFound) as exc:
-        await _fail_quietly(jobs, job_id, exc.message, time.monotonic() - started)
+        await _fail_quietly(jobs, job_id, where + exc.message, time.monotonic() - started)
         return Outcome.BAD_INPUT
     except BackendUnavailable as exc:
         log.warning("job %s interrupted: %s", job_id, exc.message)
         return Outcome.TRANSIENT
     except AudioTextError as exc:
-        await _fail_quietly(jobs, job_id, exc.message, time.monotonic() - started)
+        await _fail_quietly(jobs, job_id, where + exc.message, time.monotonic() - started)
         return Outcome.FAILED
     except Exception as exc:
         log.exception("job %s failed", job_id)
-        await _fail_quietly(
-            jobs, job_id, f"{type(exc).__name__}: {exc}", time.monotonic() - started
-        )
+        message = f"{where}{type(exc).__name__}: {exc}"
+        await _fail_quietly(jobs, job_id, message, time.monotonic() - started)
         return Outcome.FAILED
     finally:
         heartbeat.cancel()

@@ -11,10 +11,9 @@ import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from audiotext.engine.base import SAMPLE_RATE, LanguageShare, Segment, Transcript, shifted
-from audiotext.jobs.choices import MIN_SHARD_SECONDS
 
 if TYPE_CHECKING:
     from audiotext.engine.base import Audio
@@ -37,6 +36,22 @@ class Shard:
 
     def describe(self) -> str:
         return f"shard {self.index} ({self.start:.1f} to {self.end:.1f} s)"
+
+
+def shard_seconds_of(options: dict[str, Any] | None, default: float) -> float:
+    """How long a job's shards are: what it asked for (0: one piece), else the server's."""
+    asked = ((options or {}).get("sharding") or {}).get("shard_seconds")
+    return float(default if asked is None else asked)
+
+
+def jobs_shards(options: dict[str, Any] | None, duration: float | None, default: float) -> int:
+    """How many pods a job's Indexed Job has: one per shard of a recording long enough to be
+    sharded, whose duration is known before it runs (the gateway probed it). A job that
+    diarizes runs in one pod: its speakers are found over the whole recording."""
+    seconds = shard_seconds_of(options, default)
+    if duration is None or not wanted(duration, seconds) or (options or {}).get("diarize"):
+        return 1
+    return shard_count(duration, seconds)
 
 
 def wanted(duration: float, shard_seconds: float) -> bool:
@@ -72,6 +87,26 @@ def quietest_cut(nominal: float, speech: Sequence[tuple[float, float]], reach: f
     return min(candidates, key=lambda t: abs(t - nominal), default=nominal)
 
 
+def shard_count(duration: float, shard_seconds: float) -> int:
+    """How many shards a recording this long is cut into: known from its duration alone, so
+    the operator can size the Indexed Job before any pod has looked at the audio."""
+    return len(nominal_boundaries(duration, shard_seconds)) + 1
+
+
+def nominal_shard(index: int, duration: float, shard_seconds: float) -> Shard:
+    """Shard ``index`` as the nominal boundaries place it (within ``SEARCH_SECONDS`` of where
+    its cuts fall): for messages where the cuts are not known."""
+    return plan(duration, nominal_boundaries(duration, shard_seconds))[index]
+
+
+def search_reach(duration: float, shard_seconds: float) -> float:
+    """How far from a nominal boundary its cut may move: never as far as the next boundary's
+    reach, so every cut is found on its own and the cuts stay in order."""
+    boundaries = nominal_boundaries(duration, shard_seconds)
+    step = boundaries[0] if boundaries else duration
+    return min(SEARCH_SECONDS, step / 4)
+
+
 def cut_points(
     path: Path,
     duration: float,
@@ -80,17 +115,16 @@ def cut_points(
     speech_regions: Callable[[Audio], Sequence[tuple[int, int]]],
 ) -> list[float]:
     """Blocking: a cut at a pause near each nominal boundary, each found from the audio
-    within ``SEARCH_SECONDS`` of it."""
+    within its reach of it alone, so every shard's pod finds the same cuts."""
+    reach = search_reach(duration, shard_seconds)
     cuts: list[float] = []
     for nominal in nominal_boundaries(duration, shard_seconds):
-        start = max(0.0, nominal - SEARCH_SECONDS)
-        window = decode_range(path, start, min(duration, nominal + SEARCH_SECONDS))
+        start = max(0.0, nominal - reach)
+        window = decode_range(path, start, min(duration, nominal + reach))
         speech = [
             (start + a / SAMPLE_RATE, start + b / SAMPLE_RATE) for a, b in speech_regions(window)
         ]
-        cut = quietest_cut(nominal, speech, SEARCH_SECONDS)
-        if not cuts or cut - cuts[-1] >= MIN_SHARD_SECONDS / 2:
-            cuts.append(round(cut, 3))
+        cuts.append(round(quietest_cut(nominal, speech, reach), 3))
     return cuts
 
 

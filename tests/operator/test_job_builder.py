@@ -392,3 +392,21 @@ def test_building_changes_neither_the_resource_nor_the_settings() -> None:
     assert body == before_body
     assert config == before_config
     assert build_job(body, JOB_ID, config) == build_job(body, JOB_ID, config)
+
+
+def test_a_long_recording_is_an_indexed_job_of_one_pod_per_shard() -> None:
+    settings = Settings(shard_seconds=600)
+    job = build_job(resource(backoffLimit=3), JOB_ID, settings, shards=8, parallel=3)
+    spec = job["spec"]
+    assert (spec["completionMode"], spec["completions"], spec["parallelism"]) == ("Indexed", 8, 3)
+    # Each index retries alone, as many times as the whole Job would have.
+    assert spec["backoffLimitPerIndex"] == 3 and "backoffLimit" not in spec
+    env = {e["name"]: e["value"] for e in spec["template"]["spec"]["containers"][0]["env"]}
+    assert env[k.SHARDS_ENV] == "8" and env["AUDIOTEXT_SHARD_SECONDS"] == "600.0"
+    assert (
+        spec["podFailurePolicy"]
+        == build_job(resource(), JOB_ID, settings)["spec"]["podFailurePolicy"]
+    )
+    assert build_job(resource(), JOB_ID, settings, shards=4)["spec"]["parallelism"] == 4
+    single = build_job(resource(), JOB_ID, settings, shards=1)["spec"]
+    assert "completionMode" not in single and single["backoffLimit"] == 2

@@ -487,3 +487,23 @@ def test_a_succeeded_job_shows_the_speakers_and_languages_its_row_found() -> Non
     assert done["speakers"] == 2 and done["languages"] == languages
     running = with_row({}, row(languages=languages), observe_job(job(active=1)), {})
     assert "languages" not in running  # known once the job is done
+
+
+def test_an_indexed_job_says_how_far_its_shards_are() -> None:
+    indexed = {
+        "spec": {"completionMode": "Indexed", "completions": 8},
+        "status": {"active": 2, "completedIndexes": "0-2,5", "failed": 1},
+    }
+    observed = observe_job(indexed)
+    assert observed.shards == {"total": 8, "succeeded": 4, "running": 2, "failed": 0}
+    status = desired_status({}, observed, T1)
+    assert status["shards"] == observed.shards and status["shardsSucceeded"] == "4/8"
+    indexed["status"] = {
+        "completedIndexes": "0-6",
+        "failedIndexes": "7",
+        "conditions": [condition(k.JOB_FAILED, "FailedIndexes", "Job has failed indexes")],
+    }
+    failed = observe_job(indexed)
+    assert failed.phase == k.PHASE_FAILED and failed.failed_shards == (7,)
+    assert failed.message.startswith("shard 7 failed")
+    assert observe_job(job(active=1)).shards is None  # one pod: no shards to show

@@ -131,6 +131,25 @@ class JobRepository:
             raise InvalidTransition(f"a {row.status.value} job cannot become {status.value}")
         return row
 
+    async def raise_progress(self, job_id: str, progress: int) -> TranscriptionJobRow | None:
+        """A running job's progress set to ``progress`` where that raises it (one guarded
+        UPDATE: writers that race cannot lower it); None where it did not."""
+        statement = (
+            sa.update(TranscriptionJobRow)
+            .where(
+                TranscriptionJobRow.id == job_id,
+                TranscriptionJobRow.status == JobStatus.PROCESSING,
+                TranscriptionJobRow.progress < progress,
+            )
+            .values(progress=progress, heartbeat_at=utcnow(), update_date=utcnow())
+        )
+        async with self.db.session() as session:
+            result = await session.execute(statement)
+            await session.commit()
+            if getattr(result, "rowcount", 0) == 0:
+                return None
+            return await session.get(TranscriptionJobRow, job_id, populate_existing=True)
+
     async def update_fields(self, job_id: str, **fields: Any) -> None:
         """Set bookkeeping fields that do not change the state (webhook delivery, heartbeats)."""
         statement = (

@@ -109,3 +109,6 @@ EVENT_WARNING = "Warning"
 
 # Status and annotation patches are JSON merge patches.
 MERGE_PATCH = "application/merge-patch+json"
+
+# A sharded job's worker pods: how many shards there are (each pod's index is its own).
+SHARDS_ENV = "AUDIOTEXT_SHARDS"

@@ -166,8 +166,11 @@ def add_models_volume(pod_spec: Body, claim: str) -> None:
     container["env"].append({"name": "AUDIOTEXT_MODEL_DIR", "value": k.WORKER_MODELS_PATH})
 
 
-def build_job(resource: Body, job_id: str, settings: Settings) -> Body:
-    """The batch/v1 Job that runs ``audiotext worker <job_id>`` for one TranscriptionJob."""
+def build_job(
+    resource: Body, job_id: str, settings: Settings, shards: int = 1, parallel: int | None = None
+) -> Body:
+    """The batch/v1 Job that runs ``audiotext worker <job_id>`` for one TranscriptionJob; with
+    ``shards`` > 1, an Indexed Job of one pod per shard, ``parallel`` of them at once."""
     meta, spec = resource["metadata"], resource.get("spec", {})
     name = job_name(meta["name"])
     queue = spec.get("queueName") or settings.worker_queue_name
@@ -227,7 +230,7 @@ def build_job(resource: Body, job_id: str, settings: Settings) -> Body:
         pod_spec["priorityClassName"] = priority
     if gpu_requested(spec) and settings.worker_runtime_class:
         pod_spec["runtimeClassName"] = settings.worker_runtime_class
-    return {
+    job: Body = {
         "apiVersion": "batch/v1",
         "kind": "Job",
         "metadata": {"name": name, "namespace": meta.get("namespace"), "labels": labels},
@@ -257,3 +260,27 @@ def build_job(resource: Body, job_id: str, settings: Settings) -> Body:
             "template": {"metadata": {"labels": labels}, "spec": pod_spec},
         },
     }
+    return indexed(job, shards, parallel, settings.shard_seconds) if shards > 1 else job
+
+
+def indexed(job: Body, shards: int, parallel: int | None, shard_seconds: float) -> Body:
+    """``job`` as an Indexed Job of ``shards`` pods: pod ``i`` (``JOB_COMPLETION_INDEX``)
+    transcribes shard ``i``. Each index has its own retries, so a shard whose pod was killed
+    runs again alone and the others' work is kept."""
+    spec = job["spec"]
+    retries = spec.pop("backoffLimit")
+    spec.update(
+        completionMode="Indexed",
+        completions=shards,
+        parallelism=min(shards, parallel or shards),
+        backoffLimitPerIndex=retries,
+    )
+    container = spec["template"]["spec"]["containers"][0]
+    container["env"].extend(
+        [
+            {"name": k.SHARDS_ENV, "value": str(shards)},
+            # The pods plan the shards as the operator counted them (a job's own length wins).
+            {"name": "AUDIOTEXT_SHARD_SECONDS", "value": str(shard_seconds)},
+        ]
+    )
+    return job

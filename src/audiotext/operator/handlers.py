@@ -32,6 +32,7 @@ from audiotext.operator.status import (
     row_final_status,
     status_changes,
 )
+from audiotext.sharding import jobs_shards
 
 log = logging.getLogger(__name__)
 RESOURCE = (k.GROUP, k.VERSION, k.PLURAL)
@@ -130,7 +131,10 @@ async def reconcile(
         _patch_status(patch, status, finished)
         return
 
-    job = build_job(dict(body), job_id, context.settings)
+    settings = context.settings
+    shards = jobs_shards(row.options, row.audio_duration_seconds, settings.shard_seconds)
+    parallel = ((row.options or {}).get("sharding") or {}).get("max_parallel")
+    job = build_job(dict(body), job_id, settings, shards, parallel)
     kopf.adopt(job, owner=body)
     job["metadata"]["labels"][k.LABEL_JOB_ID] = job_id
     shown = dict(status)

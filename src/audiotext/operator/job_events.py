@@ -37,6 +37,7 @@ from audiotext.operator.status import (
     status_changes,
     with_row,
 )
+from audiotext.operator.stitching import failed_shards_message, record_shards
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +112,16 @@ class JobEventRecorder:
         if event.deleted and cancelling(resource):
             return  # the cancel and delete handlers record those
         row = await self._row(event)
-        observation = await self._with_kueues_reason(event, settle(event.observed, row))
+        observed = event.observed
+        if row is not None and observed.shards:
+            try:
+                row = await record_shards(self.context.jobs, row, observed)
+            except AudioTextError as exc:
+                raise RecordLater(f"shards not recorded: {exc.message}") from exc
+            default = self.context.settings.shard_seconds
+            if row is not None and observed.phase == k.PHASE_FAILED:
+                observed = replace(observed, message=failed_shards_message(row, observed, default))
+        observation = await self._with_kueues_reason(event, settle(observed, row))
         if observation.phase == k.PHASE_FAILED:
             # A Job that failed for good (or completed without the worker's result) fails its
             # row, before the resource says so; the worker itself records success.

@@ -57,6 +57,8 @@ class Observation:
     attempts: int
     start_time: str | None = None
     completion_time: str | None = None
+    shards: Body | None = None  # an Indexed Job's: {total, succeeded, running, failed}
+    failed_shards: tuple[int, ...] = ()  # the indexes that failed for good
 
     @property
     def final(self) -> bool:
@@ -71,7 +73,36 @@ _FAILURE_REASONS = {
 
 
 def observe_job(job: Body, termination_message: str | None = None) -> Observation:
-    """Map a batch/v1 Job (and its last pod's termination message) to a phase."""
+    """Map a batch/v1 Job (and its last pod's termination message) to a phase; an Indexed
+    Job (a sharded job) also says how far its shards are."""
+    observation = _observe(job, termination_message)
+    spec, status = job.get("spec") or {}, job.get("status") or {}
+    if spec.get("completionMode") != "Indexed":
+        return observation
+    failed = indexes(status.get("failedIndexes"))
+    shards = {
+        "total": int(spec.get("completions") or 1),
+        "succeeded": len(indexes(status.get("completedIndexes"))),
+        "running": int(status.get("active") or 0),
+        "failed": len(failed),
+    }
+    if observation.phase == k.PHASE_FAILED and failed:
+        message = f"shard {', '.join(map(str, failed))} failed: {observation.message}"
+        observation = replace(observation, message=message)
+    return replace(observation, shards=shards, failed_shards=failed)
+
+
+def indexes(ranges: str | None) -> tuple[int, ...]:
+    """A Job's index list ("1,3-5") as the indexes it names."""
+    found: list[int] = []
+    for part in (ranges or "").split(","):
+        if part.strip():
+            first, _, last = part.partition("-")
+            found.extend(range(int(first), int(last or first) + 1))
+    return tuple(found)
+
+
+def _observe(job: Body, termination_message: str | None) -> Observation:
     status = job.get("status") or {}
     true = _true_conditions(job)
     active = int(status.get("active") or 0)
@@ -169,6 +200,10 @@ def desired_status(current: Body, observation: Observation, now: str) -> Body:
         "attempts": observation.attempts,
         "message": observation.message,
     }
+    if observation.shards:
+        shards = observation.shards
+        status["shards"] = shards
+        status["shardsSucceeded"] = f"{shards['succeeded']}/{shards['total']}"  # SHARDS
     if observation.phase == current.get("phase") == k.PHASE_QUEUED and current.get("message"):
         status["message"] = current["message"]  # Kueue's word on the wait says more
     if observation.start_time:

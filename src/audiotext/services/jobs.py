@@ -35,6 +35,7 @@ from audiotext.jobs.errors import (
 from audiotext.jobs.schemas import JobPublic
 from audiotext.jobs.states import FINAL_STATES, UNFINISHED_STATES, JobStatus
 from audiotext.services.intake import JobIntake
+from audiotext.services.shards import ShardStore
 from audiotext.storage import ObjectStorage, transcript_key
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,7 @@ class JobService:
         self.create_from_file = intake.create_from_file
         self.create_from_url = intake.create_from_url
         self.register = intake.register
+        self.shards = ShardStore(storage)  # the transcripts of a sharded job's pods
 
     # --- reading -------------------------------------------------------------------------
     async def get(self, job_id: str, *, owner: str | None = None) -> JobPublic:
@@ -212,6 +214,30 @@ class JobService:
         job = JobPublic.of(row)
         await self._publish(job, segment)
         return job
+
+    async def raise_progress(self, job_id: str, progress: int) -> JobPublic | None:
+        """Progress from one of several pods of a sharded job: written only where it is
+        higher than the row's (the pods do not see each other), so it never goes back."""
+        row = await self._repo.raise_progress(job_id, max(0, min(progress, 99)))
+        if row is None:
+            return None
+        job = JobPublic.of(row)
+        await self._publish(job)
+        return job
+
+    async def join(self, job_id: str) -> TranscriptionJobRow | None:
+        """A sharded job for one of its pods: claimed by the first (as ``start`` does), taken
+        as it is by the others; None when it is no longer runnable."""
+        row = await self._repo.find(job_id)
+        if row is None or row.status.is_final:
+            return None
+        if row.status == JobStatus.PROCESSING:
+            return row
+        claimed = await self.start(job_id)  # from pending: of pods that race, one claims it
+        if claimed is not None:
+            return claimed
+        again = await self._repo.find(job_id)
+        return again if again is not None and not again.status.is_final else None
 
     async def publish_segment(self, job: JobPublic, segment: Segment) -> None:
         """The text just decoded, live: an event of the job as it is (``job``, unchanged in

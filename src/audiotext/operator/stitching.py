@@ -1,0 +1,65 @@
+"""A sharded job's end: once every index of its Indexed Job has succeeded, the shards'
+transcripts are stitched into the job's one transcript, stored, and the job completed (the
+guarded move to completed makes it happen once, however often the Job's event comes)."""
+
+from __future__ import annotations
+
+from datetime import UTC
+
+from audiotext import sharding
+from audiotext.db.models import TranscriptionJobRow, utcnow
+from audiotext.jobs.choices import requested_formats
+from audiotext.jobs.errors import InvalidTransition, JobNotFound, ObjectNotFound
+from audiotext.jobs.states import JobStatus
+from audiotext.kube import constants as k
+from audiotext.operator.status import Observation
+from audiotext.services.jobs import JobService
+
+
+async def stitch(jobs: JobService, row: TranscriptionJobRow, count: int) -> None:
+    shards, parts = await jobs.shards.parts(row.id, count)
+    duration = row.audio_duration_seconds or shards[-1].end
+    transcript = sharding.stitch(shards, parts, duration)
+    await jobs.store_transcript(row.id, transcript, requested_formats(row.options))
+    started = row.started_at
+    if started is not None and started.tzinfo is None:
+        started = started.replace(tzinfo=UTC)  # SQLite gives back naive UTC
+    elapsed = (utcnow() - started).total_seconds() if started else 0.0
+    await jobs.complete(row.id, transcript, elapsed)
+    await jobs.shards.remove(row.id, count)
+
+
+async def record_shards(
+    jobs: JobService, row: TranscriptionJobRow, observed: Observation
+) -> TranscriptionJobRow | None:
+    """What an Indexed Job's event means for its row: the shards' counts while it runs, the
+    stitched transcript once it succeeded, the shards' transcripts removed once it failed.
+    Returns the row as it is now."""
+    shards = observed.shards or {}
+    count = int(shards.get("total") or 1)
+    try:
+        if row.status == JobStatus.PROCESSING and observed.phase == k.PHASE_SUCCEEDED:
+            try:
+                await stitch(jobs, row, count)
+            except ObjectNotFound as exc:
+                await jobs.fail_unfinished(row.id, f"a shard's transcript is missing: {exc}")
+        elif row.status == JobStatus.PROCESSING and row.shards != shards:
+            await jobs.report_progress(row.id, row.progress, shards=shards)
+        elif observed.final:
+            await jobs.shards.remove(row.id, count)
+    except (InvalidTransition, JobNotFound):
+        pass  # cancelled, or stitched already, meanwhile
+    return await jobs.find(row.id)
+
+
+def failed_shards_message(row: TranscriptionJobRow, observed: Observation, default: float) -> str:
+    """A failed Indexed Job's message, naming its failed shards and their time ranges."""
+    duration = row.audio_duration_seconds or 0.0
+    seconds = sharding.shard_seconds_of(row.options, default)
+    if not observed.failed_shards or sharding.jobs_shards(row.options, duration, default) <= 1:
+        return observed.message
+    named = "; ".join(
+        sharding.nominal_shard(i, duration, seconds).describe() for i in observed.failed_shards
+    )
+    reason = observed.message.split(" failed: ", 1)[-1]
+    return f"{named} failed: {reason}"

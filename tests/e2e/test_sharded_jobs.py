@@ -1,0 +1,64 @@
+"""A long recording on the cluster: an Indexed Job of one pod per shard on the real node, a
+killed shard pod run again alone, and the shards' transcripts stitched once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from audiotext.engine.hallucination import normalized
+
+from deployment import Deployment, job_row
+from helpers import LINES
+from wer import wer
+
+pytestmark = [pytest.mark.k8s, pytest.mark.slow]
+
+
+async def test_a_long_recording_runs_as_an_indexed_job_and_survives_a_killed_shard(
+    deployment: Deployment, two_minutes: Path
+) -> None:
+    url = deployment.upload(two_minutes)
+    async with httpx.AsyncClient(base_url=deployment.gateway_url, timeout=60) as client:
+        created = await client.post(
+            "/api/v1/job/transcribe",
+            json={"filename": "long.flac", "url": url, "shard_seconds": 30, "max_parallel": 2},
+        )
+        assert created.status_code == 202, created.text
+        job_id = created.json()["id"]
+        cluster, namespace = deployment.cluster, deployment.namespace
+
+        def running_pod() -> str | None:
+            running = [p for p in deployment.pods(job_id) if p["status"].get("phase") == "Running"]
+            return running[0]["metadata"]["name"] if running else None
+
+        pod = cluster.wait_for("a shard's pod to run", running_pod, timeout=180, interval=0.3)
+        job = cluster.json("get", "job", "-n", namespace, "-l", f"audiotext.io/job-id={job_id}")
+        spec = job["items"][0]["spec"]
+        shards = spec["completions"]
+        assert spec["completionMode"] == "Indexed" and shards >= 4 and spec["parallelism"] == 2
+        cluster.run("delete", "pod", pod, "-n", namespace, "--wait=false")
+
+        tj = deployment.wait_phase(job_id, {"Succeeded", "Failed"}, timeout=420)
+        status = tj["status"]
+        assert status["phase"] == "Succeeded", (status, deployment.log("operator"))
+        assert status["shards"] == {"total": shards, "succeeded": shards, "running": 0, "failed": 0}
+        assert status["progress"] == 100
+        columns = cluster.run("get", "tj", job_id, "-n", namespace).stdout.split()
+        assert f"{shards}/{shards}" in columns, columns  # the SHARDS column
+        # The killed pod's shard ran again alone; every other shard ran once.
+        ended = cluster.json("get", "job", "-n", namespace, "-l", f"audiotext.io/job-id={job_id}")
+        counts = ended["items"][0]["status"]
+        assert counts["failed"] == 1 and counts["succeeded"] == shards, counts
+        row = job_row(deployment, job_id)
+        assert row["status"] == "completed" and row["shards"]["succeeded"] == shards
+        sharded = (await client.get(f"/api/v1/job/{job_id}/transcript?format=json")).json()
+
+    said = " ".join(normalized(w) for w in " ".join(LINES * 4).split())
+    ours = " ".join(normalized(w["word"]) for s in sharded["segments"] for w in s["words"])
+    assert wer(said, ours) <= 0.1, ours
+    assert [s["id"] for s in sharded["segments"]] == list(range(len(sharded["segments"])))
+    starts = [s["start"] for s in sharded["segments"]]
+    assert starts == sorted(starts)
