@@ -507,3 +507,20 @@ def test_an_indexed_job_says_how_far_its_shards_are() -> None:
     assert failed.phase == k.PHASE_FAILED and failed.failed_shards == (7,)
     assert failed.message.startswith("shard 7 failed")
     assert observe_job(job(active=1)).shards is None  # one pod: no shards to show
+
+
+def test_a_failed_shard_is_named_with_its_time_range() -> None:
+    from audiotext.operator.stitching import failed_shards_message
+
+    indexed = {
+        "spec": {"completionMode": "Indexed", "completions": 4},
+        "status": {
+            "failedIndexes": "2",
+            "conditions": [condition(k.JOB_FAILED, "FailedIndexes", "Job has failed indexes")],
+        },
+    }
+    failed = observe_job(indexed)
+    long = row(audio_duration_seconds=120.0, options={"sharding": {"shard_seconds": 30}})
+    assert failed_shards_message(long, failed, 600) == (
+        "shard 2 (60.0 to 90.0 s) failed: Job has failed indexes"
+    )

@@ -26,7 +26,7 @@ async def stitch(jobs: JobService, row: TranscriptionJobRow, count: int) -> None
         started = started.replace(tzinfo=UTC)  # SQLite gives back naive UTC
     elapsed = (utcnow() - started).total_seconds() if started else 0.0
     await jobs.complete(row.id, transcript, elapsed)
-    await jobs.shards.remove(row.id, count)
+    await jobs.shards.remove(row.id, count)  # also when the row had no counts yet
 
 
 async def record_shards(
@@ -43,10 +43,10 @@ async def record_shards(
                 await stitch(jobs, row, count)
             except ObjectNotFound as exc:
                 await jobs.fail_unfinished(row.id, f"a shard's transcript is missing: {exc}")
-        elif row.status == JobStatus.PROCESSING and row.shards != shards:
-            await jobs.report_progress(row.id, row.progress, shards=shards)
         elif observed.final:
             await jobs.shards.remove(row.id, count)
+        elif row.status == JobStatus.PROCESSING and row.shards != shards:
+            await jobs.report_progress(row.id, row.progress, shards=shards)
     except (InvalidTransition, JobNotFound):
         pass  # cancelled, or stitched already, meanwhile
     return await jobs.find(row.id)

@@ -27,6 +27,7 @@ from audiotext.executor.base import Executor
 from audiotext.formats import MEDIA_TYPES, render
 from audiotext.jobs.choices import DEFAULT_OUTPUT_FORMATS, OUTPUT_FORMATS, OutputFormat
 from audiotext.jobs.errors import (
+    AudioTextError,
     BackendUnavailable,
     InvalidTransition,
     JobNotFound,
@@ -338,6 +339,11 @@ class JobService:
 
     # --- events --------------------------------------------------------------------------
     async def _finished(self, job: JobPublic) -> JobPublic:
+        if job.shards is not None and job.shards.total > 1:
+            try:  # a sharded job's pods' transcripts, stitched or not, are not kept
+                await self.shards.remove(job.id, job.shards.total)
+            except AudioTextError as exc:
+                log.warning("shard transcripts of job %s not removed: %s", job.id, exc)
         await self._publish(job)
         for hook in self._final_hooks:
             try:
