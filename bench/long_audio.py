@@ -20,13 +20,12 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import httpx
 from benchkit import audio
-from benchkit.processes import gateway, rss_bytes
+from benchkit.processes import PeakRss, gateway
 from benchkit.raw import raw_transcriber
 from benchkit.report import Row, fmt, print_table
 
@@ -63,27 +62,6 @@ def job(url: str, file: Path) -> tuple[float, str]:
             raise RuntimeError(f"job {job_id} {status['status']}: {status['error_message']}")
         text = client.get(f"/api/v1/job/{job_id}/transcript", params={"format": "txt"}).text
         return float(status["processing_time_seconds"]), text
-
-
-class PeakRss:
-    """The peak RSS of one process while a block runs."""
-
-    def __init__(self, pid: int) -> None:
-        self.pid, self.peak = pid, rss_bytes(pid)
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-
-    def _sample(self) -> None:
-        while not self._done.wait(0.05):
-            self.peak = max(self.peak, rss_bytes(self.pid))
-
-    def __enter__(self) -> PeakRss:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._done.set()
-        self._thread.join()
 
 
 def raw_text(file: Path) -> tuple[float, str]:

@@ -15,14 +15,13 @@ import argparse
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 from benchkit.audio import CACHE
-from benchkit.processes import gateway, rss_bytes
+from benchkit.processes import PeakRss, gateway
 from benchkit.report import Row, fmt, print_table
 
 MB = 1_000_000
@@ -43,38 +42,6 @@ def big_wav(megabytes: int) -> Path:
         )  # fmt: skip
         partial.rename(target)
     return target
-
-
-class PeakRss:
-    """Samples one process's RSS in a thread while a block of code runs."""
-
-    def __init__(self, pid: int, every: float = 0.01) -> None:
-        self.pid = pid
-        self.every = every
-        self.start = rss_bytes(pid)
-        self.peak = self.start
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-
-    def _sample(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.peak = max(self.peak, rss_bytes(self.pid))
-            except OSError:
-                return
-            time.sleep(self.every)
-
-    def __enter__(self) -> PeakRss:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    @property
-    def growth_mb(self) -> float:
-        return (self.peak - self.start) / MB
 
 
 def measure(pid: int, action: Callable[[], int]) -> tuple[PeakRss, int, float]:
