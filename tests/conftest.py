@@ -138,6 +138,21 @@ def long_speech(audio_dir: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
+def very_long_speech(long_speech: Path) -> Path:
+    """About seven minutes of speech (7 MB): a job surely still running when it is cancelled.
+
+    The worker can finish the one-minute file within seconds of its pod starting, before a
+    cancel request reaches the operator.
+    """
+    target = long_speech.with_name("very-long-speech.flac")
+    if not target.exists():
+        sox = shutil.which("sox")
+        assert sox, "sox is needed for the long test audio"
+        subprocess.run([sox, str(long_speech), str(target), "repeat", "5"], check=True)
+    return target
+
+
+@pytest.fixture(scope="session")
 def two_minutes(long_speech: Path) -> Path:
     """About two minutes of varied sentences with pauses (four times over, far apart enough
     that no 30 s window repeats itself, which would send the decoder into fallbacks)."""

@@ -173,12 +173,14 @@ async def test_database_outage_while_jobs_wait_does_not_stop_the_runner(
 
 @pytest.mark.slow
 async def test_a_second_gateway_leaves_a_running_job_to_the_first(
-    postgres_database: str, tmp_path: Path, long_speech: Path
+    postgres_database: str, tmp_path: Path, very_long_speech: Path
 ) -> None:
     """Gateways on one database: a start-up takes over only jobs whose heartbeat is stale."""
-    settings = make_settings(tmp_path, database_url=postgres_database, heartbeat_seconds=1)
+    settings = make_settings(
+        tmp_path, database_url=postgres_database, heartbeat_seconds=1, batched_from_seconds=0
+    )  # sequential, the slower pipeline: the job is surely running when the second one is up
     async with running_app(settings) as (_, first):
-        files = {"file": ("long.flac", long_speech.read_bytes(), "audio/flac")}
+        files = {"file": ("long.flac", very_long_speech.read_bytes(), "audio/flac")}
         created = (await first.post("/api/v1/job/transcribe", files=files)).json()
         await wait_for(first, created["id"], lambda j: j["progress"] > 0)
         async with running_app(settings) as (_, second):
