@@ -39,6 +39,8 @@ async def record_shards(
     count = int(shards.get("total") or 1)
     try:
         if row.status == JobStatus.PROCESSING and observed.phase == k.PHASE_SUCCEEDED:
+            if row.shards != shards:
+                await jobs.report_progress(row.id, row.progress, shards=shards)  # all in
             try:
                 await stitch(jobs, row, count)
             except ObjectNotFound as exc:
