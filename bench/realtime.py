@@ -1,12 +1,13 @@
 """Live transcription: turn latency, first partial text, WER and sessions per CPU process.
 
-    python bench/realtime.py [--sessions 1,2,4,6] [--quick]
+    python bench/realtime.py [--sessions 1,2,4,6] [--quick] [--url URL --key KEY]
 
 Starts ``audiotext serve`` (the defaults users get; only the session limit raised so that the
 concurrency rows can be measured) and streams speech to ``/v1/realtime?intent=transcription``
 at real time, 100 ms of PCM16 at 24 kHz per ``input_audio_buffer.append``, with server VAD at
-its defaults, as a microphone would. The speech: the sentences of benchkit.audio.PARAGRAPH,
-each a turn, 1.5 s of silence apart.
+its defaults, as a microphone would. ``--url`` measures a gateway already running instead
+(the chart's, port-forwarded, whose sessions go to the realtime Deployment). The speech: the
+sentences of benchkit.audio.PARAGRAPH, each a turn, 1.5 s of silence apart.
 
 - Turn latency: the moment the end of a turn's speech (its ``speech_stopped.audio_end_ms``)
   was sent → its ``.completed`` event. It includes the silence the server VAD waits for.
@@ -24,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import json
 import subprocess
 import sys
@@ -106,6 +108,9 @@ class Session:
         return " ".join(self.transcripts[i] for i in self.stopped_ms if i in self.transcripts)
 
 
+HEADERS: dict[str, str] = {}  # the API key of --key, on every request
+
+
 async def live(url: str, pcm: bytes) -> Session:
     """One session streamed to its end; a server too far behind to answer ends it early."""
     session = Session()
@@ -118,7 +123,7 @@ async def live(url: str, pcm: bytes) -> Session:
 
 async def stream(url: str, pcm: bytes, session: Session) -> None:
     ws_url = url.replace("http", "ws") + "/v1/realtime?intent=transcription"
-    async with websockets.connect(ws_url, max_size=2**24) as ws:
+    async with websockets.connect(ws_url, max_size=2**24, additional_headers=HEADERS) as ws:
         await ws.send(
             json.dumps(
                 {
@@ -171,6 +176,11 @@ async def stream(url: str, pcm: bytes, session: Session) -> None:
         receiver.cancel()
 
 
+@dataclass
+class Url:
+    url: str
+
+
 def wer(reference: str, hypothesis: str) -> float:
     import jiwer
 
@@ -210,6 +220,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", default="1,2,4,6", help="session counts to try")
     parser.add_argument("--quick", action="store_true", help="counts 1 and 2 only")
+    parser.add_argument("--url", help="a running gateway's base URL instead of a local one")
+    parser.add_argument("--key", help="the API key to send to it")
     args = parser.parse_args()
     counts = [1, 2] if args.quick else [int(c) for c in args.sessions.split(",")]
     pcm = speech_pcm()
@@ -217,10 +229,12 @@ def main() -> int:
     first_turn = pcm[: int(RATE * 2 * 4.0)]
     floor = decode_alone(first_turn)
     env = {"AUDIOTEXT_REALTIME_SESSIONS": str(max(counts) + 1)}
-    with (
-        tempfile.TemporaryDirectory(prefix="audiotext-bench-") as tmp,
-        gateway(Path(tmp), env) as server,
-    ):
+    if args.key:
+        HEADERS["Authorization"] = f"Bearer {args.key}"
+    with contextlib.ExitStack() as stack:
+        tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="audiotext-bench-"))
+        # A gateway already running (the chart's, port-forwarded), or one started here.
+        server = Url(args.url) if args.url else stack.enter_context(gateway(Path(tmp), env))
         wav = Path(tmp) / "speech.wav"
         subprocess.run(
             ["ffmpeg", "-loglevel", "error", "-f", "s16le", "-ar", str(RATE), "-ac", "1",
@@ -232,6 +246,7 @@ def main() -> int:
                 f"{server.url}/v1/audio/transcriptions",
                 files={"file": ("speech.wav", f, "audio/wav")},
                 data={"model": "whisper-1"},
+                headers=HEADERS,
                 timeout=300,
             ).json()["text"]
         runs: dict[int, list[Session]] = {}

@@ -14,6 +14,7 @@ from audiotext.engine import EngineRegistry, Segment, TranscribeOptions, Word
 from audiotext.engine.base import SAMPLE_RATE
 from audiotext.engine.bundled import bundled_model_path
 from audiotext.engine.faster_whisper import (
+    CPU_BATCH_SIZE,
     EARLY_TEXT_SECONDS,
     early_cut,
     resolve_model,
@@ -124,7 +125,7 @@ def test_long_audio_on_cpu_is_batched_and_loses_no_speech(long_speech: Path) -> 
         engine = EngineRegistry(Settings(cpu_threads=2, batched_from_seconds=batched_from)).get()
         options = TranscribeOptions(model="tiny.en")
         runs[batched_from] = transcribe_audio(engine, samples, options)
-        assert engine.batch_size(samples, options) == (8 if batched_from else 0)  # type: ignore[attr-defined]
+        assert engine.batch_size(samples, options) == (CPU_BATCH_SIZE if batched_from else 0)  # type: ignore[attr-defined]
     sequential, batched = runs[0.0], runs[30.0]
     assert wer(LONG_TEXT, batched.text) <= wer(LONG_TEXT, sequential.text) + 0.02, batched.text
     words = [w for s in batched.segments for w in s.words]

@@ -138,7 +138,7 @@ class Settings(BaseSettings):
         300.0,
         ge=0,
         description="On CPU, audio at least this long (with VAD on) is decoded by the batched "
-        "pipeline, 8 windows at a time: about twice as fast on long recordings; 0: never.",
+        "pipeline, 4 windows at a time (quicker on long recordings); 0: never.",
     )
     beam_size: int = Field(5, ge=1, le=10, description="Beam size of the decoder.")
     realtime_url: str = Field(
