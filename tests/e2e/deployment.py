@@ -384,8 +384,14 @@ async def follow(url: str, timeout: float = 240) -> list[dict[str, Any]]:
 
 
 def kubectl_columns(cluster: Cluster, namespace: str) -> dict[str, list[str]]:
-    """``kubectl get tj`` as a user sees it: header → values of the first row."""
-    out = cluster.run("get", "tj", "-n", namespace).stdout.strip().splitlines()
-    header = re.split(r"\s{2,}", out[0].strip())
-    rows = [re.split(r"\s{2,}", line.strip()) for line in out[1:]]
-    return {name: [row[i] for row in rows if i < len(row)] for i, name in enumerate(header)}
+    """``kubectl get tj`` as a user sees it: header → the values of every row."""
+    return table_columns(cluster.run("get", "tj", "-n", namespace).stdout)
+
+
+def table_columns(table: str) -> dict[str, list[str]]:
+    """A table kubectl printed: header → the values of every row, read at the columns' places
+    (a column with nothing in a row, as SHARDS of a job in one pod, is "")."""
+    header, *rows = table.rstrip().splitlines()
+    starts = [m.start() for m in re.finditer(r"\S+", header)]
+    bounds = list(zip(starts, [*starts[1:], None], strict=True))
+    return {header[a:b].strip(): [row[a:b].strip() for row in rows] for a, b in bounds}

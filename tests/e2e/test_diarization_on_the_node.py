@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import httpx
 import pytest
 
-from deployment import Deployment, follow
+from deployment import Deployment, follow, table_columns
 from helpers import Conversation
 
 pytestmark = [pytest.mark.k8s, pytest.mark.slow]
@@ -18,10 +17,7 @@ pytestmark = [pytest.mark.k8s, pytest.mark.slow]
 def wide_columns(deployment: Deployment, name: str) -> dict[str, str]:
     """``kubectl get tj NAME -o wide`` as a user reads it: header → value."""
     out = deployment.cluster.run("get", "tj", name, "-n", deployment.namespace, "-o", "wide")
-    header, row = out.stdout.strip().splitlines()[:2]
-    return dict(
-        zip(re.split(r"\s{2,}", header.strip()), re.split(r"\s{2,}", row.strip()), strict=False)
-    )
+    return {column: values[0] for column, values in table_columns(out.stdout).items()}
 
 
 async def test_a_diarized_job_from_the_gateway_runs_in_a_worker_pod(
