@@ -293,9 +293,11 @@ async def test_not_audio_fails_at_once_without_retry(
 
 
 async def test_killed_pod_is_retried_then_succeeds(
-    deployment: Deployment, long_speech: Path
+    deployment: Deployment, very_long_speech: Path
 ) -> None:
-    job_id = await submit_running(deployment, long_speech)
+    # Seven minutes: the job is surely still running when its pod is deleted (a minute's job
+    # could end between its first progress and the delete).
+    job_id = await submit_running(deployment, very_long_speech)
     # The operator copies the worker's progress from the database to the resource.
     deployment.cluster.wait_for(
         "the resource to show progress",
