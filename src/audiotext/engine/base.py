@@ -153,8 +153,6 @@ class TranscribeOptions:
     # (what a streaming client waits on).
     early_text: bool = False
     vad_parameters: dict[str, float] | None = None  # Silero VAD's (jobs.decoding's names)
-    # Text the transcript must start with (a live turn's words already sent).
-    prefix: str | None = None
 
 
 def decoding_kwargs(options: TranscribeOptions) -> dict[str, Any]:
@@ -167,8 +165,6 @@ def decoding_kwargs(options: TranscribeOptions) -> dict[str, Any]:
     }
     if options.temperature is not None:
         kwargs["temperature"] = options.temperature
-    if options.prefix:
-        kwargs["prefix"] = options.prefix
     return kwargs
 
 

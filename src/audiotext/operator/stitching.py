@@ -4,8 +4,6 @@ guarded move to completed makes it happen once, however often the Job's event co
 
 from __future__ import annotations
 
-from datetime import UTC
-
 from audiotext import sharding
 from audiotext.db.models import TranscriptionJobRow, utcnow
 from audiotext.jobs.choices import requested_formats
@@ -21,9 +19,7 @@ async def stitch(jobs: JobService, row: TranscriptionJobRow, count: int) -> None
     duration = row.audio_duration_seconds or shards[-1].end
     transcript = sharding.stitch(shards, parts, duration)
     await jobs.store_transcript(row.id, transcript, requested_formats(row.options))
-    started = row.started_at
-    if started is not None and started.tzinfo is None:
-        started = started.replace(tzinfo=UTC)  # SQLite gives back naive UTC
+    started = row.started_at  # aware UTC on every database (db.models.UTCDateTime)
     elapsed = (utcnow() - started).total_seconds() if started else 0.0
     await jobs.complete(row.id, transcript, elapsed)
     await jobs.shards.remove(row.id, count)  # also when the row had no counts yet
