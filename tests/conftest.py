@@ -162,17 +162,31 @@ def two_minutes(long_speech: Path) -> Path:
     return target
 
 
-@pytest.fixture(scope="session")
-def conversation(tmp_path_factory: pytest.TempPathFactory) -> Conversation:
-    """Three voices taking turns of about 4.5 s, one after another, as one 16 kHz file."""
-    folder = tmp_path_factory.mktemp("conversation")
+def _conversation(folder: Path, spoken: list[tuple[int, str]]) -> Conversation:
+    """The (voice, line) turns one after another, as one 16 kHz file."""
     parts, turns, start = [], [], 0.0
-    for i, line in enumerate(LINES):
+    for i, (voice, line) in enumerate(spoken):
         part = folder / f"turn{i}.wav"
-        seconds = speak(VOICES[i % 3], line, part)
+        seconds = speak(VOICES[voice], line, part)
         parts.append(str(part))
-        turns.append((start, start + seconds, i % 3))
+        turns.append((start, start + seconds, voice))
         start += seconds
     path = folder / "conversation.wav"
     subprocess.run(["sox", *parts, "-r", "16000", str(path)], check=True)
     return Conversation(path, turns)
+
+
+@pytest.fixture(scope="session")
+def conversation(tmp_path_factory: pytest.TempPathFactory) -> Conversation:
+    """Three voices taking turns of about 4.5 s, one after another, as one 16 kHz file."""
+    spoken = [(i % 3, line) for i, line in enumerate(LINES)]
+    return _conversation(tmp_path_factory.mktemp("conversation"), spoken)
+
+
+@pytest.fixture(scope="session")
+def long_conversation(tmp_path_factory: pytest.TempPathFactory) -> Conversation:
+    """About 75 s of the three voices, two shards of 30 s: the lines in turn, then backwards
+    with the voices shifted, so the second shard's voices come in another order."""
+    spoken = [(i % 3, line) for i, line in enumerate(LINES)]
+    spoken += [((i + 2) % 3, line) for i, line in enumerate(reversed(LINES))]
+    return _conversation(tmp_path_factory.mktemp("long-conversation"), spoken)

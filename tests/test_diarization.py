@@ -12,7 +12,7 @@ import httpx
 import numpy as np
 import pytest
 
-from audiotext import audio
+from audiotext import audio, sharding
 from audiotext.config import Settings
 from audiotext.diarization import DiarizeOptions, SpeakerModels, default_path
 from audiotext.engine import EngineRegistry, TranscribeOptions, Transcript
@@ -50,6 +50,20 @@ def diarized(engines: EngineRegistry, path: Path, **counts: int) -> Transcript:
     )
 
 
+def assert_each_voice_is_one_speaker(transcript: Transcript, conversation: Conversation) -> None:
+    """Each voice is one speaker, numbered in order of appearance; almost every word is right."""
+    assert transcript.speakers is not None
+    assert [s.id for s in transcript.speakers] == ["SPEAKER_00", "SPEAKER_01", "SPEAKER_02"]
+    words = [w for s in transcript.segments for w in s.words]
+    assert all(w.speaker == s.speaker for s in transcript.segments for w in s.words)
+    right = 0
+    for w in words:
+        middle = (w.start + w.end) / 2
+        voice = next((v for a, b, v in conversation.turns if a <= middle < b), None)
+        right += w.speaker == f"SPEAKER_{voice:02d}"
+    assert right / len(words) >= 0.9, (right, len(words))
+
+
 def test_a_voice_is_nearer_itself_than_any_other_voice(tmp_path: Path) -> None:
     encoder = SpeakerModels(None).get().encoder
     embeddings = {}
@@ -71,17 +85,7 @@ def test_a_conversation_of_three_voices_says_who_spoke_each_turn(
     engines: EngineRegistry, conversation: Conversation
 ) -> None:
     transcript = diarized(engines, conversation.path)
-    assert transcript.speakers is not None
-    assert [s.id for s in transcript.speakers] == ["SPEAKER_00", "SPEAKER_01", "SPEAKER_02"]
-    words = [w for s in transcript.segments for w in s.words]
-    assert all(w.speaker == s.speaker for s in transcript.segments for w in s.words)
-    # Each voice is one speaker, numbered in order of appearance; almost every word is right.
-    right = 0
-    for w in words:
-        middle = (w.start + w.end) / 2
-        voice = next((v for a, b, v in conversation.turns if a <= middle < b), None)
-        right += w.speaker == f"SPEAKER_{voice:02d}"
-    assert right / len(words) >= 0.9, (right, len(words))
+    assert_each_voice_is_one_speaker(transcript, conversation)
     # Speaking time is shared about evenly: 3, 3 and 2 turns of similar length.
     seconds = {s.id: s.seconds for s in transcript.speakers}
     assert seconds["SPEAKER_02"] < seconds["SPEAKER_00"] * 0.9
@@ -92,6 +96,25 @@ def test_a_conversation_of_three_voices_says_who_spoke_each_turn(
     ]
 
 
+def test_a_recording_in_shards_keeps_one_name_per_voice(
+    engines: EngineRegistry, long_conversation: Conversation
+) -> None:
+    """Each shard is diarized alone (its voices come in another order in the second), and the
+    stitch gives one voice one name over the whole recording."""
+    duration = audio.probe(long_conversation.path).duration or 0.0
+    assert sharding.shard_count(duration, 30) == 2
+    transcript = transcribe_file(
+        engines.get(),
+        long_conversation.path,
+        TranscribeOptions(model="tiny.en"),
+        diarizer=engines.speakers.get(),
+        shard_seconds=30,
+    )
+    assert_each_voice_is_one_speaker(transcript, long_conversation)
+    seconds = sum(s.seconds for s in transcript.speakers or [])
+    assert seconds == pytest.approx(sum(b - a for a, b, _ in long_conversation.turns), rel=0.15)
+
+
 def test_the_speaker_count_can_be_bounded(
     engines: EngineRegistry, conversation: Conversation
 ) -> None:
@@ -99,10 +122,13 @@ def test_the_speaker_count_can_be_bounded(
     assert two.speakers is not None and len(two.speakers) == 2
 
 
-async def test_a_diarized_job_in_local_mode(tmp_path: Path, conversation: Conversation) -> None:
-    settings = make_settings(tmp_path)
+async def test_a_diarized_job_in_local_mode(
+    tmp_path: Path, long_conversation: Conversation
+) -> None:
+    """In shards, as a long recording is: one voice keeps one name over the whole file."""
+    settings = make_settings(tmp_path, shard_seconds=30)
     async with running_app(settings) as (_, client):
-        data = conversation.path.read_bytes()
+        data = long_conversation.path.read_bytes()
         for bad in (
             {"min_speakers": "0"},
             {"max_speakers": "21"},
@@ -123,6 +149,7 @@ async def test_a_diarized_job_in_local_mode(tmp_path: Path, conversation: Conver
         assert created.status_code == 202, created.text
         job = await wait_for(client, created.json()["id"], final, timeout=300)
         assert job["status"] == "completed", job
+        assert job["shards"]["total"] == job["shards"]["succeeded"] == 2
         transcript = f"/api/v1/job/{job['id']}/transcript"
         lines = (await client.get(transcript, params={"format": "txt"})).text.splitlines()
         assert len(lines) >= 6 and all(line.startswith("SPEAKER_0") for line in lines), lines
@@ -131,6 +158,7 @@ async def test_a_diarized_job_in_local_mode(tmp_path: Path, conversation: Conver
         assert rttm and all(line.startswith("SPEAKER ") for line in rttm)
         body = (await client.get(transcript, params={"format": "json"})).json()
         assert len(body["speakers"]) == 3
+        assert_each_voice_is_one_speaker(Transcript.from_dict(body), long_conversation)
         vtt = (await client.get(transcript, params={"format": "vtt"})).text
         assert "<v SPEAKER_01>" in vtt
 

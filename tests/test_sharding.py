@@ -189,5 +189,5 @@ def test_the_shard_count_is_known_from_the_duration_alone() -> None:
     options = {"sharding": {"shard_seconds": 30}}
     assert sharding.jobs_shards(options, 125.0, 600) == 4
     assert sharding.jobs_shards(options, None, 600) == 1  # not probed: one pod
-    assert sharding.jobs_shards({**options, "diarize": True}, 125.0, 600) == 1
+    assert sharding.jobs_shards({**options, "diarize": True}, 125.0, 600) == 4
     assert sharding.jobs_shards({}, 125.0, 600) == 1

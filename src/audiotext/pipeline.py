@@ -44,7 +44,7 @@ from audiotext.services.jobs import JobService
 from audiotext.sharding import Shard, shard_seconds_of
 
 if TYPE_CHECKING:
-    from audiotext.diarization.diarizer import Diarizer
+    from audiotext.diarization.diarizer import Diarization, Diarizer
     from audiotext.engine.base import Audio
 
 log = logging.getLogger(__name__)
@@ -119,30 +119,30 @@ def transcribe_file(
     shard_seconds: float = 0.0,
 ) -> Transcript:
     """Blocking: probe, decode and transcribe one local file (the CLI's path); with a
-    ``diarizer``, say who spoke too. A file longer than ``shard_seconds`` is transcribed a
-    shard at a time, as jobs are."""
+    ``diarizer``, say who spoke too. A file longer than ``shard_seconds`` is transcribed (and
+    diarized) a shard at a time, as jobs are."""
     duration = audio.probe(path).duration
-    samples: Audio | None = None
+    bounds = speakers or DiarizeOptions()
     if duration is not None and sharding.wanted(duration, shard_seconds):
         shards = shards_of(path, duration, shard_seconds)
-        parts = []
+        parts, voices = [], []
         for shard in shards:
-            part = transcribe_audio(
-                engine, audio.decode_range(path, shard.start, shard.end), options
-            )
+            samples = audio.decode_range(path, shard.start, shard.end)
+            part = transcribe_audio(engine, samples, options)
+            if diarizer is not None:
+                found = diarizer.diarization(samples, part, bounds.within_a_shard())
+                part = found.transcript
+                voices.append(found.voices)
             parts.append(part)
             if on_progress is not None and part.segments:
                 end = shift_seconds(part.segments[-1], shard.start)
                 on_progress(progress_of(end, duration), end)
-        transcript = sharding.stitch(shards, parts, duration)
-    else:
-        samples = audio.decode(path)
-        transcript = transcribe_audio(engine, samples, options, on_progress)
+        return sharding.stitch(shards, parts, duration, voices if diarizer else None, bounds)
+    whole = audio.decode(path)
+    transcript = transcribe_audio(engine, whole, options, on_progress)
     if diarizer is None:
         return transcript
-    # Speakers are found over the whole recording, so one voice keeps one name.
-    whole = samples if samples is not None else audio.decode(path)
-    return diarizer.diarize(whole, transcript, speakers or DiarizeOptions())
+    return diarizer.diarize(whole, transcript, bounds)
 
 
 def shards_of(path: Path, duration: float, shard_seconds: float) -> list[Shard]:
@@ -180,21 +180,23 @@ async def _run(
     job_id, settings = row.id, jobs.settings
     engine = engines.get(row.engine)
     options = options_for(row, vad_filter=settings.vad_filter, beam_size=settings.beam_size)
-    diarize = bool((row.options or {}).get("diarize"))
+    known = await known_voices(jobs, row)
     shard_seconds = shard_seconds_of(row.options, settings.shard_seconds)
     async with jobs.local_audio(row.url) as path:
         duration = (await asyncio.to_thread(audio.probe, path)).duration
         if duration is not None and sharding.wanted(duration, shard_seconds):
             transcript = await _transcribe_shards(
-                jobs, job_id, engine, path, duration, shard_seconds, options
+                jobs, engines, row, path, (duration, shard_seconds), options, known
             )
-            # Speakers are found over the whole recording, so one voice keeps one name.
-            samples = await asyncio.to_thread(audio.decode, path) if diarize else None
         else:
             samples = await asyncio.to_thread(audio.decode, path)
             transcript = await _transcribe_reporting(jobs, job_id, engine, samples, options)
-    if diarize and samples is not None:
-        transcript = await _diarize(jobs, engines, row, samples, transcript)
+            if known is not None:
+                diarizer = engines.speakers.get()
+                bounds = DiarizeOptions.of(row.options)
+                transcript = await asyncio.to_thread(
+                    diarizer.diarize, samples, transcript, bounds, known
+                )
     await jobs.store_transcript(job_id, transcript, requested_formats(row.options))
     await jobs.complete(job_id, transcript, time.monotonic() - started)
     return Outcome.COMPLETED
@@ -230,21 +232,31 @@ async def guarded(
         heartbeat.cancel()
 
 
-async def _diarize(
-    jobs: JobService,
-    engines: EngineRegistry,
-    row: TranscriptionJobRow,
-    samples: Audio,
-    transcript: Transcript,
-) -> Transcript:
-    """Who spoke; the speakers whose clips the job brought are named."""
+async def known_voices(
+    jobs: JobService, row: TranscriptionJobRow
+) -> list[tuple[str, Audio]] | None:
+    """The clips of the speakers a job that diarizes names (None: it does not diarize)."""
+    if not (row.options or {}).get("diarize"):
+        return None
     known = []
     for speaker in row.options.get("known_speakers") or []:
         async with jobs.local_audio(speaker["url"]) as path:
             known.append((str(speaker["name"]), await asyncio.to_thread(audio.decode, path)))
+    return known
+
+
+async def diarized_shard(
+    engines: EngineRegistry,
+    row: TranscriptionJobRow,
+    samples: Audio,
+    part: Transcript,
+    known: list[tuple[str, Audio]],
+) -> Diarization:
+    """Who spoke in one shard, with their voices, by which the shards' speakers are
+    reconciled when they are stitched."""
+    bounds = DiarizeOptions.of(row.options).within_a_shard()
     diarizer = engines.speakers.get()
-    options = DiarizeOptions.of(row.options)
-    return await asyncio.to_thread(diarizer.diarize, samples, transcript, options, known)
+    return await asyncio.to_thread(diarizer.diarization, samples, part, bounds, known)
 
 
 async def _heartbeat(jobs: JobService, job_id: str, every: float) -> None:
@@ -273,29 +285,41 @@ async def _transcribe_reporting(
 
 async def _transcribe_shards(
     jobs: JobService,
-    job_id: str,
-    engine: Engine,
+    engines: EngineRegistry,
+    row: TranscriptionJobRow,
     path: Path,
-    duration: float,
-    shard_seconds: float,
+    length: tuple[float, float],
     options: TranscribeOptions,
+    known: list[tuple[str, Audio]] | None,
 ) -> Transcript:
     """A long recording one shard at a time: each decodes only its own range, so memory is
-    that of one shard, whatever the recording's length; progress is weighted by duration."""
+    that of one shard, whatever the recording's length; progress is weighted by duration.
+    ``length``: the recording's duration and its shards' (``known``: see ``known_voices``)."""
+    duration, shard_seconds = length
+    engine = engines.get(row.engine)
     shards = await asyncio.to_thread(shards_of, path, duration, shard_seconds)
-    job = await jobs.report_progress(job_id, 0, duration=duration)
+    job = await jobs.report_progress(row.id, 0, duration=duration)
     parts: list[Transcript] = []
+    voices = []
     for shard in shards:
         counts = {"total": len(shards), "succeeded": shard.index, "running": 1, "failed": 0}
-        job = await jobs.report_progress(job_id, job.progress, shards=counts)
+        job = await jobs.report_progress(row.id, job.progress, shards=counts)
         samples = await asyncio.to_thread(audio.decode_range, path, shard.start, shard.end)
         segments, info = await asyncio.to_thread(engine.transcribe, samples, options)
-        del samples
         collected, job = await _reporting(jobs, job, segments, shard, duration)
-        parts.append(transcript_of(info, collected, options))
-    transcript = sharding.stitch(shards, parts, duration)
+        part = transcript_of(info, collected, options)
+        if known is not None:
+            found = await diarized_shard(engines, row, samples, part, known)
+            part = found.transcript
+            voices.append(found.voices)
+        del samples
+        parts.append(part)
+    bounds = DiarizeOptions.of(row.options)
+    transcript = sharding.stitch(
+        shards, parts, duration, voices if known is not None else None, bounds
+    )
     done = {"total": len(shards), "succeeded": len(shards), "running": 0, "failed": 0}
-    await jobs.report_progress(job_id, job.progress, language=transcript.language, shards=done)
+    await jobs.report_progress(row.id, job.progress, language=transcript.language, shards=done)
     return transcript
 
 

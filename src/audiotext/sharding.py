@@ -8,12 +8,21 @@ each boundary, so planning a four-hour file decodes minutes of it, not hours.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from audiotext.engine.base import SAMPLE_RATE, LanguageShare, Segment, Transcript, shifted
+from audiotext.diarization import DiarizeOptions
+from audiotext.diarization.reconcile import Voice, renamed, speaker_names
+from audiotext.engine.base import (
+    SAMPLE_RATE,
+    LanguageShare,
+    Segment,
+    Speaker,
+    Transcript,
+    shifted,
+)
 
 if TYPE_CHECKING:
     from audiotext.engine.base import Audio
@@ -46,10 +55,9 @@ def shard_seconds_of(options: dict[str, Any] | None, default: float) -> float:
 
 def jobs_shards(options: dict[str, Any] | None, duration: float | None, default: float) -> int:
     """How many pods a job's Indexed Job has: one per shard of a recording long enough to be
-    sharded, whose duration is known before it runs (the gateway probed it). A job that
-    diarizes runs in one pod: its speakers are found over the whole recording."""
+    sharded, whose duration is known before it runs (the gateway probed it)."""
     seconds = shard_seconds_of(options, default)
-    if duration is None or not wanted(duration, seconds) or (options or {}).get("diarize"):
+    if duration is None or not wanted(duration, seconds):
         return 1
     return shard_count(duration, seconds)
 
@@ -128,9 +136,21 @@ def cut_points(
     return cuts
 
 
-def stitch(shards: Sequence[Shard], parts: Sequence[Transcript], duration: float) -> Transcript:
+def stitch(
+    shards: Sequence[Shard],
+    parts: Sequence[Transcript],
+    duration: float,
+    voices: Sequence[Mapping[str, Voice]] | None = None,
+    speakers: DiarizeOptions | None = None,
+) -> Transcript:
     """One transcript of the whole recording: each shard's segments shifted by where it
-    starts and numbered on; languages summed over the shards."""
+    starts and numbered on; languages summed over the shards; with the ``voices`` of the
+    shards' speakers, one voice has one name over the whole recording (``speakers`` bounds
+    how many)."""
+    if voices is not None:
+        bounds = speakers or DiarizeOptions()
+        names = speaker_names(voices, bounds.min_speakers, bounds.max_speakers)
+        parts = [renamed(part, named) for part, named in zip(parts, names, strict=True)]
     segments: list[Segment] = []
     for shard, part in zip(shards, parts, strict=True):
         segments.extend(shifted(s, shard.start, len(segments)) for s in part.segments)
@@ -141,8 +161,20 @@ def stitch(shards: Sequence[Shard], parts: Sequence[Transcript], duration: float
         duration=duration,
         segments=[replace(s, id=i) for i, s in enumerate(segments)],
         task=parts[0].task if parts else "transcribe",
+        speakers=_speakers(parts),
         languages=languages if len(languages) > 1 else None,
     )
+
+
+def _speakers(parts: Sequence[Transcript]) -> list[Speaker] | None:
+    """Each speaker's time summed over the shards (None: not diarized)."""
+    if all(part.speakers is None for part in parts):
+        return None
+    seconds: dict[str, float] = {}
+    for part in parts:
+        for speaker in part.speakers or []:
+            seconds[speaker.id] = seconds.get(speaker.id, 0.0) + speaker.seconds
+    return [Speaker(name, round(spoke, 3)) for name, spoke in seconds.items()]
 
 
 def _languages(shards: Sequence[Shard], parts: Sequence[Transcript]) -> list[LanguageShare]:

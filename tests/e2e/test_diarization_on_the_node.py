@@ -61,9 +61,10 @@ def diarized_resource(name: str, url: str, **diarization: Any) -> dict[str, Any]
 
 
 def test_kubectl_asks_for_diarization_and_the_crd_checks_the_counts(
-    deployment: Deployment, conversation: Conversation
+    deployment: Deployment, long_conversation: Conversation
 ) -> None:
-    url = deployment.upload(conversation.path, "audio/wav")
+    """In two shards, each diarized in its own pod: the stitch gives one voice one name."""
+    url = deployment.upload(long_conversation.path, "audio/wav")
     refused = deployment.cluster.run(
         "apply", "-f", "-", "-n", deployment.namespace,
         input=json.dumps(diarized_resource("bad-counts", url, minSpeakers=3, maxSpeakers=2)),
@@ -71,9 +72,12 @@ def test_kubectl_asks_for_diarization_and_the_crd_checks_the_counts(
     )  # fmt: skip
     assert refused.returncode != 0 and "minSpeakers must not be larger" in refused.stderr
 
-    deployment.cluster.apply(diarized_resource("who-spoke", url), deployment.namespace)
+    resource = diarized_resource("who-spoke", url)
+    resource["spec"]["sharding"] = {"shardSeconds": 30}
+    deployment.cluster.apply(resource, deployment.namespace)
     tj = deployment.wait_phase("who-spoke", {"Succeeded", "Failed"}, timeout=240)
     assert tj["status"]["phase"] == "Succeeded", tj["status"]
+    assert tj["status"]["shards"]["total"] == tj["status"]["shards"]["succeeded"] == 2
     assert tj["status"]["speakers"] == 3
     assert sorted(tj["status"]["outputs"]) == ["rttm", "txt"]
     assert wide_columns(deployment, "who-spoke")["SPEAKERS"] == "3"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -41,6 +41,12 @@ class DiarizeOptions:
             min_speakers=int(low) if isinstance(low, int) else 1,
             max_speakers=int(high) if isinstance(high, int) else MAX_SPEAKERS,
         )
+
+    def within_a_shard(self) -> DiarizeOptions:
+        """The bounds for one shard of a recording: at most ``max_speakers``, but perhaps
+        fewer than ``min_speakers`` (not every voice speaks in every shard); the stitch
+        applies both over the whole recording."""
+        return replace(self, min_speakers=1)
 
 
 def check_speaker_counts(min_speakers: int | None, max_speakers: int | None) -> None:

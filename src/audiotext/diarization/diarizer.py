@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
-import numpy.typing as npt
 
 from audiotext.diarization import DiarizeOptions
 from audiotext.diarization.clustering import cluster, unit
@@ -25,6 +24,12 @@ WINDOW_SECONDS = 1.6
 STEP_SECONDS = 0.5
 # How alike a known speaker's clip and a speaker found must be for the speaker to take its name.
 KNOWN_VOICE = 0.7
+
+
+@dataclass(frozen=True)
+class Diarization:
+    transcript: Transcript
+    voices: dict[str, list[float]]  # each speaker's voice (unit mean embedding), by name
 
 
 def speech_seconds(samples: Array) -> list[tuple[float, float]]:
@@ -54,9 +59,19 @@ class Diarizer:
         """Blocking: ``transcript`` with a speaker on every segment and word, and the
         speakers' list; segments that span a change of speaker are split there. A speaker
         whose voice matches one of the ``known`` (name, clip) pairs takes its name."""
+        return self.diarization(samples, transcript, options, known).transcript
+
+    def diarization(
+        self,
+        samples: Array,
+        transcript: Transcript,
+        options: DiarizeOptions,
+        known: Sequence[tuple[str, Array]] = (),
+    ) -> Diarization:
+        """Blocking: as ``diarize``, with each speaker's voice (to reconcile shards by)."""
         regions = speech_seconds(samples)
         if not regions:
-            return replace(transcript, speakers=[])
+            return Diarization(replace(transcript, speakers=[]), {})
         duration = len(samples) / SAMPLE_RATE
         starts = window_starts(regions, WINDOW_SECONDS, STEP_SECONDS, duration)
         # The speech's level, not the silences', sets the gain.
@@ -64,13 +79,19 @@ class Diarizer:
         embeddings = self.encoder.embed_windows(samples, _offsets(starts), volume_gain(speech))
         labels = cluster(embeddings, options.min_speakers, options.max_speakers)
         turns = speaker_turns(regions, starts, labels.tolist(), WINDOW_SECONDS)
-        names = {i: speaker_name(i) for i in range(int(labels.max()) + 1)}
-        names.update(self._known_names(embeddings, labels, known))
-        return replace(
+        centres = np.stack(
+            [unit(embeddings[labels == c].mean(0)) for c in range(int(labels.max()) + 1)]
+        )
+        names = {i: speaker_name(i) for i in range(len(centres))}
+        names.update(self._known_names(centres, known))
+        diarized = replace(
             transcript,
             segments=assign_speakers(transcript.segments, turns, names),
             speakers=speaking_time(turns, names),
         )
+        spoke = {speaker.id for speaker in diarized.speakers or []}
+        voices = {names[i]: centres[i].tolist() for i in names if names[i] in spoke}
+        return Diarization(diarized, voices)
 
     def voice_of(self, clip: Array) -> Array:
         """One unit embedding for a clip of one voice: the mean over its windows."""
@@ -78,15 +99,10 @@ class Diarizer:
         starts = list(range(0, max(1, len(clip) - int(WINDOW_SECONDS * SAMPLE_RATE)), step))
         return unit(self.encoder.embed_windows(clip, starts, volume_gain([clip])).mean(axis=0))
 
-    def _known_names(
-        self, embeddings: Array, labels: npt.NDArray[np.int64], known: Sequence[tuple[str, Array]]
-    ) -> dict[int, str]:
+    def _known_names(self, centres: Array, known: Sequence[tuple[str, Array]]) -> dict[int, str]:
         """Each known voice names the speaker nearest to it, best matches first, one each."""
         if not known:
             return {}
-        centres = np.stack(
-            [unit(embeddings[labels == c].mean(0)) for c in range(int(labels.max()) + 1)]
-        )
         voices = np.stack([self.voice_of(clip) for _, clip in known])
         similarity = voices @ centres.T
         pairs = sorted(

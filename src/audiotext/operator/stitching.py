@@ -1,11 +1,13 @@
 """A sharded job's end: once every index of its Indexed Job has succeeded, the shards'
-transcripts are stitched into the job's one transcript, stored, and the job completed (the
+transcripts are stitched into the job's one transcript (one voice one speaker over the whole
+recording, when it was diarized), stored, and the job completed (the
 guarded move to completed makes it happen once, however often the Job's event comes)."""
 
 from __future__ import annotations
 
 from audiotext import sharding
 from audiotext.db.models import TranscriptionJobRow, utcnow
+from audiotext.diarization import DiarizeOptions
 from audiotext.jobs.choices import requested_formats
 from audiotext.jobs.errors import InvalidTransition, JobNotFound, ObjectNotFound
 from audiotext.jobs.states import JobStatus
@@ -15,9 +17,11 @@ from audiotext.services.jobs import JobService
 
 
 async def stitch(jobs: JobService, row: TranscriptionJobRow, count: int) -> None:
-    shards, parts = await jobs.shards.parts(row.id, count)
-    duration = row.audio_duration_seconds or shards[-1].end
-    transcript = sharding.stitch(shards, parts, duration)
+    stored = await jobs.shards.parts(row.id, count)
+    duration = row.audio_duration_seconds or stored.shards[-1].end
+    speakers = DiarizeOptions.of(row.options or {})
+    voices = stored.diarized_voices()
+    transcript = sharding.stitch(stored.shards, stored.parts, duration, voices, speakers)
     await jobs.store_transcript(row.id, transcript, requested_formats(row.options))
     started = row.started_at  # aware UTC on every database (db.models.UTCDateTime)
     elapsed = (utcnow() - started).total_seconds() if started else 0.0

@@ -1,5 +1,6 @@
 """One pod of a sharded job: index ``i`` of the Indexed Job transcribes shard ``i`` alone and
-leaves its transcript in storage; the operator stitches them once every index has succeeded.
+leaves its transcript in storage (diarized, with its speakers' voices, when the job diarizes);
+the operator stitches them once every index has succeeded.
 
 Every pod plans the same shards: their number follows from the recording's duration (the
 operator sized the Job with it), and each cut is found from the audio around its own nominal
@@ -17,7 +18,14 @@ from audiotext.engine import EngineRegistry
 from audiotext.engine.hallucination import checked
 from audiotext.jobs.errors import AudioTextError, InvalidAudio
 from audiotext.jobs.outcomes import Outcome
-from audiotext.pipeline import guarded, options_for, shards_of, transcript_of
+from audiotext.pipeline import (
+    diarized_shard,
+    guarded,
+    known_voices,
+    options_for,
+    shards_of,
+    transcript_of,
+)
 from audiotext.services.jobs import JobService
 from audiotext.sharding import shard_seconds_of
 
@@ -43,6 +51,7 @@ async def _transcribe_shard(
     engine = engines.get(row.engine)
     options = options_for(row, vad_filter=settings.vad_filter, beam_size=settings.beam_size)
     shard_seconds = shard_seconds_of(row.options, settings.shard_seconds)
+    known = await known_voices(jobs, row)
     async with jobs.local_audio(row.url) as path:
         duration = (await asyncio.to_thread(audio.probe, path)).duration
         if duration is None:
@@ -55,7 +64,6 @@ async def _transcribe_shard(
         shard = shards[index]
         samples = await asyncio.to_thread(audio.decode_range, path, shard.start, shard.end)
     segments, info = await asyncio.to_thread(engine.transcribe, samples, options)
-    del samples  # the decoder keeps what it needs
     stored = await jobs.shards.stored(row.id, count)
     done = sum(shards[i].seconds for i in stored if i != index)
     collected = []
@@ -63,5 +71,10 @@ async def _transcribe_shard(
     while (segment := await asyncio.to_thread(next, iterator, None)) is not None:
         collected.append(segment)
         await jobs.raise_progress(row.id, int(100 * (done + segment.end) / duration))
-    await jobs.shards.put(row.id, shard, transcript_of(info, collected, options))
+    part, voices = transcript_of(info, collected, options), None
+    if known is not None:
+        found = await diarized_shard(engines, row, samples, part, known)
+        part, voices = found.transcript, found.voices
+    del samples
+    await jobs.shards.put(row.id, shard, part, voices)
     return Outcome.COMPLETED
