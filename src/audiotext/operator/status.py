@@ -59,6 +59,7 @@ class Observation:
     completion_time: str | None = None
     shards: Body | None = None  # an Indexed Job's: {total, succeeded, running, failed}
     failed_shards: tuple[int, ...] = ()  # the indexes that failed for good
+    cause: str = ""  # a failed Indexed Job's own message, before the shards are named
 
     @property
     def final(self) -> bool:
@@ -88,7 +89,7 @@ def observe_job(job: Body, termination_message: str | None = None) -> Observatio
     }
     if observation.phase == k.PHASE_FAILED and failed:
         message = f"shard {', '.join(map(str, failed))} failed: {observation.message}"
-        observation = replace(observation, message=message)
+        observation = replace(observation, message=message, cause=observation.message)
     return replace(observation, shards=shards, failed_shards=failed)
 
 

@@ -63,5 +63,4 @@ def failed_shards_message(row: TranscriptionJobRow, observed: Observation, defau
     named = "; ".join(
         sharding.nominal_shard(i, duration, seconds).describe() for i in observed.failed_shards
     )
-    reason = observed.message.split(" failed: ", 1)[-1]
-    return f"{named} failed: {reason}"
+    return f"{named} failed: {observed.cause}"
