@@ -136,3 +136,18 @@ def test_long_audio_on_cpu_is_batched_and_loses_no_speech(long_speech: Path) -> 
     # Segments within each window, not one per window.
     assert max(s.end - s.start for s in batched.segments) < 15
     assert [s.id for s in batched.segments] == list(range(len(batched.segments)))
+
+
+def test_the_batched_windows_are_dealt_into_runs_each_primed_by_the_one_before() -> None:
+    from audiotext.engine.batched import dealt, even, looping
+
+    assert dealt(10, 4) == [[0, 1, 2], [3, 4, 5], [6, 7], [8, 9]]
+    assert dealt(3, 4) == [[0], [1], [2]]
+    assert dealt(0, 4) == []
+    # Batch k holds window k of every run: each window's predecessor came in batch k - 1.
+    runs = dealt(45, 4)
+    assert sorted(w for run in runs for w in run) == list(range(45))
+    assert all(run == list(range(run[0], run[-1] + 1)) for run in runs)
+    assert even([[1, 2, 3], [4, 5]]) == [[2, 3], [4, 5]]
+    assert even([[1, 2], []]) == [[], []]
+    assert looping("the end. " * 30) and not looping("A short sentence, said once.")

@@ -118,9 +118,9 @@ class FasterWhisperEngine:
             runner: Any = model
             batch = self.batch_size(audio, options)
             if batch:
-                from faster_whisper import BatchedInferencePipeline
+                from audiotext.engine.batched import PrimedBatchedPipeline
 
-                runner = BatchedInferencePipeline(model=model)
+                runner = PrimedBatchedPipeline(model=model)
                 # Whole windows, decoded without timestamps (with them, a window whose decode
                 # stops early loses the rest of its speech), then cut into sentences by their
                 # words' times.
