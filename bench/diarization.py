@@ -1,6 +1,6 @@
 """Diarization: error rate on conversations of different voices, and its cost next to the ASR.
 
-    python bench/diarization.py [--quick] [--minutes 60]
+    python bench/diarization.py [--quick] [--minutes 60] [--shard-seconds 30]
 
 Conversations of 2, 3 and 4 espeak-ng voices that clearly differ (en-us, en+f4, en-us+m7,
 en+klatt2) taking turns of 2 to 8 s, in a fixed random order. The reference is each turn's span;
@@ -9,6 +9,9 @@ error rate = missed + false alarm + confusion over the reference speech, no coll
 mapped one to one for the least confusion. Cost: the wall time of ``Diarizer.diarize`` against
 the ASR (tiny.en, int8, 2 threads, the service's options) of the same file, in the same run.
 ``--minutes N`` also diarizes N minutes (a conversation repeated) and reports the peak memory.
+``--shard-seconds S`` also transcribes and diarizes each conversation in shards of S seconds,
+each alone, as a long recording's pods do: the confusion then says how well the stitch gave
+each voice one name over the shards.
 """
 
 from __future__ import annotations
@@ -25,12 +28,12 @@ from pathlib import Path
 
 from benchkit.report import Row, fmt, print_table
 
-from audiotext import audio
+from audiotext import audio, sharding
 from audiotext.config import Settings
 from audiotext.diarization import DiarizeOptions
 from audiotext.engine import EngineRegistry, TranscribeOptions, Transcript
 from audiotext.formats import transcript_turns
-from audiotext.pipeline import transcribe_audio
+from audiotext.pipeline import transcribe_audio, transcribe_file
 
 VOICES = ("en-us", "en+f4", "en-us+m7", "en+klatt2")
 SENTENCES = (
@@ -97,10 +100,36 @@ def error_rates(reference: list, transcript: Transcript) -> tuple[float, float, 
     return missed / speech, false_alarm / speech, best / speech
 
 
+def sharded_row(
+    engines: EngineRegistry, path: Path, reference: list, speakers: int, shard_seconds: float
+) -> Row:
+    """The confusion of a conversation transcribed and diarized shard by shard, then stitched."""
+    transcript = transcribe_file(
+        engines.get(),
+        path,
+        TranscribeOptions(model="tiny.en"),
+        diarizer=engines.speakers.get(),
+        shard_seconds=shard_seconds,
+    )
+    shards = sharding.shard_count(audio.probe(path).duration or 0.0, shard_seconds)
+    missed, false_alarm, confusion = error_rates(reference, transcript)
+    found = len(transcript.speakers or [])
+    return Row(
+        f"{speakers} voices in {shards} shards of {shard_seconds:.0f} s: confusion "
+        f"(DER {missed + false_alarm + confusion:.1%}; {found} speakers found)",
+        "-",
+        f"{confusion:.1%}",
+        "-",
+        f"≤ {TARGET_CONFUSION:.0%}",
+        confusion <= TARGET_CONFUSION and found == speakers,
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="2 and 3 speakers, 10 turns each")
     parser.add_argument("--minutes", type=int, default=0, help="also a file this long (memory)")
+    parser.add_argument("--shard-seconds", type=float, default=0, help="also in shards this long")
     args = parser.parse_args()
     engines = EngineRegistry(Settings(cpu_threads=2))
     engine, diarizer = engines.get(), engines.speakers.get()
@@ -132,6 +161,8 @@ def main() -> int:
                     confusion <= TARGET_CONFUSION and found == speakers,
                 )
             )
+            if args.shard_seconds:
+                rows.append(sharded_row(engines, path, reference, speakers, args.shard_seconds))
             rows.append(
                 Row(
                     f"{speakers} voices: diarization wall s vs the ASR's",

@@ -2,11 +2,12 @@
 
 The stock pipeline decodes a batch of consecutive windows at once, so no window hears the
 text of the one before it, as the sequential pipeline's do. On 20 min of speech that cost
-3.3 WER points against the sequential pipeline (bench/long_audio.py); primed, 1.3. Here the windows are dealt into ``batch_size`` runs of
-consecutive windows (the first part of the recording, the second, …), and batch ``k`` holds
-window ``k`` of every run. Each window's predecessor in its run was decoded in the batch
-before, so its text primes the window (the text of more windows before it primed the tiny
-model worse, measured). Only each run's first window goes unprimed.
+3.3 WER points against the sequential pipeline (bench/long_audio.py); primed, 1.3. Here the
+windows are dealt into ``batch_size`` runs of consecutive windows (the first part of the
+recording, the second, …), and batch ``k`` holds window ``k`` of every run. Each window's
+predecessor in its run was decoded in the batch before, so its text primes the window (the
+text of more windows before it primed the tiny model worse, measured). Only each run's first
+window goes unprimed.
 
 Segments still come out in time order: a run's are held until the runs before it are out.
 """
