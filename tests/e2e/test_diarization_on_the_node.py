@@ -20,14 +20,21 @@ def wide_columns(deployment: Deployment, name: str) -> dict[str, str]:
     return {column: values[0] for column, values in table_columns(out.stdout).items()}
 
 
-async def test_a_diarized_job_from_the_gateway_runs_in_a_worker_pod(
-    deployment: Deployment, conversation: Conversation
+async def test_a_diarized_job_from_the_gateway_runs_in_shard_pods(
+    deployment: Deployment, long_conversation: Conversation
 ) -> None:
-    url = deployment.upload(conversation.path, "audio/wav")
+    """Two shards, each diarized in its own pod: the stitch gives one voice one name."""
+    url = deployment.upload(long_conversation.path, "audio/wav")
     async with httpx.AsyncClient(base_url=deployment.gateway_url, timeout=60) as client:
         created = await client.post(
             "/api/v1/job/transcribe",
-            json={"filename": "talk.wav", "url": url, "diarize": True, "max_speakers": 3},
+            json={
+                "filename": "talk.wav",
+                "url": url,
+                "diarize": True,
+                "max_speakers": 3,
+                "shard_seconds": 30,
+            },
         )
         assert created.status_code == 202, created.text
         job_id = created.json()["id"]
@@ -41,6 +48,11 @@ async def test_a_diarized_job_from_the_gateway_runs_in_a_worker_pod(
 
     tj = deployment.wait_phase(job_id, {"Succeeded"})
     assert tj["spec"]["diarization"] == {"enabled": True, "maxSpeakers": 3}
+    assert tj["status"]["shards"]["total"] == tj["status"]["shards"]["succeeded"] == 2
+    job = deployment.cluster.json(
+        "get", "job", "-n", deployment.namespace, "-l", f"audiotext.io/job-id={job_id}"
+    )["items"][0]
+    assert job["spec"]["completionMode"] == "Indexed" and job["spec"]["completions"] == 2
     assert tj["status"]["speakers"] == 3
     assert set(tj["status"]["outputs"]) == {"txt", "json", "srt", "vtt", "rttm"}
     assert wide_columns(deployment, job_id)["SPEAKERS"] == "3"
@@ -61,10 +73,9 @@ def diarized_resource(name: str, url: str, **diarization: Any) -> dict[str, Any]
 
 
 def test_kubectl_asks_for_diarization_and_the_crd_checks_the_counts(
-    deployment: Deployment, long_conversation: Conversation
+    deployment: Deployment, conversation: Conversation
 ) -> None:
-    """In two shards, each diarized in its own pod: the stitch gives one voice one name."""
-    url = deployment.upload(long_conversation.path, "audio/wav")
+    url = deployment.upload(conversation.path, "audio/wav")
     refused = deployment.cluster.run(
         "apply", "-f", "-", "-n", deployment.namespace,
         input=json.dumps(diarized_resource("bad-counts", url, minSpeakers=3, maxSpeakers=2)),
@@ -72,12 +83,9 @@ def test_kubectl_asks_for_diarization_and_the_crd_checks_the_counts(
     )  # fmt: skip
     assert refused.returncode != 0 and "minSpeakers must not be larger" in refused.stderr
 
-    resource = diarized_resource("who-spoke", url)
-    resource["spec"]["sharding"] = {"shardSeconds": 30}
-    deployment.cluster.apply(resource, deployment.namespace)
+    deployment.cluster.apply(diarized_resource("who-spoke", url), deployment.namespace)
     tj = deployment.wait_phase("who-spoke", {"Succeeded", "Failed"}, timeout=240)
     assert tj["status"]["phase"] == "Succeeded", tj["status"]
-    assert tj["status"]["shards"]["total"] == tj["status"]["shards"]["succeeded"] == 2
     assert tj["status"]["speakers"] == 3
     assert sorted(tj["status"]["outputs"]) == ["rttm", "txt"]
     assert wide_columns(deployment, "who-spoke")["SPEAKERS"] == "3"
