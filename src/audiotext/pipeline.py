@@ -45,6 +45,7 @@ from audiotext.sharding import Shard, shard_seconds_of
 
 if TYPE_CHECKING:
     from audiotext.diarization.diarizer import Diarization, Diarizer
+    from audiotext.diarization.reconcile import Voices
     from audiotext.engine.base import Audio
 
 log = logging.getLogger(__name__)
@@ -125,7 +126,8 @@ def transcribe_file(
     bounds = speakers or DiarizeOptions()
     if duration is not None and sharding.wanted(duration, shard_seconds):
         shards = shards_of(path, duration, shard_seconds)
-        parts, voices = [], []
+        parts: list[Transcript] = []
+        voices: list[Voices] = []
         for shard in shards:
             samples = audio.decode_range(path, shard.start, shard.end)
             part = transcribe_audio(engine, samples, options)
@@ -192,11 +194,9 @@ async def _run(
             samples = await asyncio.to_thread(audio.decode, path)
             transcript = await _transcribe_reporting(jobs, job_id, engine, samples, options)
             if known is not None:
-                diarizer = engines.speakers.get()
                 bounds = DiarizeOptions.of(row.options)
-                transcript = await asyncio.to_thread(
-                    diarizer.diarize, samples, transcript, bounds, known
-                )
+                found = await diarized(engines, samples, transcript, known, bounds)
+                transcript = found.transcript
     await jobs.store_transcript(job_id, transcript, requested_formats(row.options))
     await jobs.complete(job_id, transcript, time.monotonic() - started)
     return Outcome.COMPLETED
@@ -245,16 +245,15 @@ async def known_voices(
     return known
 
 
-async def diarized_shard(
+async def diarized(
     engines: EngineRegistry,
-    row: TranscriptionJobRow,
     samples: Audio,
     part: Transcript,
     known: list[tuple[str, Audio]],
+    bounds: DiarizeOptions,
 ) -> Diarization:
-    """Who spoke in one shard, with their voices, by which the shards' speakers are
-    reconciled when they are stitched."""
-    bounds = DiarizeOptions.of(row.options).within_a_shard()
+    """Who spoke, in a worker thread, with their voices: by those a sharded recording's
+    speakers are reconciled when its shards are stitched."""
     diarizer = engines.speakers.get()
     return await asyncio.to_thread(diarizer.diarization, samples, part, bounds, known)
 
@@ -300,7 +299,8 @@ async def _transcribe_shards(
     shards = await asyncio.to_thread(shards_of, path, duration, shard_seconds)
     job = await jobs.report_progress(row.id, 0, duration=duration)
     parts: list[Transcript] = []
-    voices = []
+    voices: list[Voices] = []
+    bounds = DiarizeOptions.of(row.options)
     for shard in shards:
         counts = {"total": len(shards), "succeeded": shard.index, "running": 1, "failed": 0}
         job = await jobs.report_progress(row.id, job.progress, shards=counts)
@@ -309,15 +309,13 @@ async def _transcribe_shards(
         collected, job = await _reporting(jobs, job, segments, shard, duration)
         part = transcript_of(info, collected, options)
         if known is not None:
-            found = await diarized_shard(engines, row, samples, part, known)
+            found = await diarized(engines, samples, part, known, bounds.within_a_shard())
             part = found.transcript
             voices.append(found.voices)
         del samples
         parts.append(part)
-    bounds = DiarizeOptions.of(row.options)
-    transcript = sharding.stitch(
-        shards, parts, duration, voices if known is not None else None, bounds
-    )
+    diarized_voices = voices if known is not None else None
+    transcript = sharding.stitch(shards, parts, duration, diarized_voices, bounds)
     done = {"total": len(shards), "succeeded": len(shards), "running": 0, "failed": 0}
     await jobs.report_progress(row.id, job.progress, language=transcript.language, shards=done)
     return transcript

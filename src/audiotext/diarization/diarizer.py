@@ -10,6 +10,7 @@ import numpy as np
 from audiotext.diarization import DiarizeOptions
 from audiotext.diarization.clustering import cluster, unit
 from audiotext.diarization.encoder import Array, SpeakerEncoder, volume_gain
+from audiotext.diarization.reconcile import Voices
 from audiotext.diarization.turns import (
     Turn,
     assign_speakers,
@@ -29,7 +30,7 @@ KNOWN_VOICE = 0.7
 @dataclass(frozen=True)
 class Diarization:
     transcript: Transcript
-    voices: dict[str, list[float]]  # each speaker's voice (unit mean embedding), by name
+    voices: Voices  # each speaker's voice (unit mean embedding), by name
 
 
 def speech_seconds(samples: Array) -> list[tuple[float, float]]:

@@ -25,6 +25,7 @@ SAME_VOICE = 0.8
 _FOUND = re.compile(r"SPEAKER_\d+")
 
 Voice = Sequence[float]
+Voices = dict[str, list[float]]  # a shard's speakers' voices, by its names for them
 
 
 @dataclass

@@ -6,11 +6,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from audiotext.diarization.reconcile import Voices
 from audiotext.engine import Transcript
 from audiotext.sharding import Shard
 from audiotext.storage.base import ObjectStorage
-
-Voices = dict[str, list[float]]  # a shard's speakers' voices, by its names for them
 
 
 @dataclass

@@ -14,12 +14,13 @@ import asyncio
 
 from audiotext import audio, sharding
 from audiotext.db.models import TranscriptionJobRow
+from audiotext.diarization import DiarizeOptions
 from audiotext.engine import EngineRegistry
 from audiotext.engine.hallucination import checked
 from audiotext.jobs.errors import AudioTextError, InvalidAudio
 from audiotext.jobs.outcomes import Outcome
 from audiotext.pipeline import (
-    diarized_shard,
+    diarized,
     guarded,
     known_voices,
     options_for,
@@ -73,7 +74,8 @@ async def _transcribe_shard(
         await jobs.raise_progress(row.id, int(100 * (done + segment.end) / duration))
     part, voices = transcript_of(info, collected, options), None
     if known is not None:
-        found = await diarized_shard(engines, row, samples, part, known)
+        bounds = DiarizeOptions.of(row.options).within_a_shard()
+        found = await diarized(engines, samples, part, known, bounds)
         part, voices = found.transcript, found.voices
     del samples
     await jobs.shards.put(row.id, shard, part, voices)
