@@ -39,12 +39,6 @@ TARGET_GROWTH_MB = 100
 MB = 1024 * 1024
 
 
-def reference(file: Path) -> str:
-    """What was said: the paragraph as many times as it fits (the last one cut short)."""
-    said = audio.duration(file) / audio.duration(audio.CACHE / "paragraph.wav")
-    return " ".join([audio.PARAGRAPH] * max(1, round(said)))
-
-
 def job(url: str, file: Path) -> tuple[float, str]:
     """A job for ``file`` through the seed API: its processing time and its text."""
     with httpx.Client(base_url=url, timeout=600) as client, file.open("rb") as f:
@@ -99,7 +93,7 @@ def main() -> int:
             with PeakRss(server.pid) as rss:
                 job(server.url, audio.speech(minutes))
             peaks[minutes] = rss.peak / MB
-    said = reference(long)
+    said = audio.said_in(long)
     raw_wer, service_wer = wer(said, raw), wer(said, service)
     short, longest = memory_minutes
     growth = peaks[longest] - peaks[short]

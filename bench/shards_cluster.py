@@ -194,9 +194,7 @@ def main() -> int:
     ensure_worker_image(cluster)
     recording = audio.speech(args.minutes)
     duration = audio.duration(recording)
-    said = " ".join(
-        [audio.PARAGRAPH] * round(duration / audio.duration(audio.CACHE / "paragraph.wav"))
-    )
+    said = audio.said_in(recording)
     shard_seconds = args.shard_seconds or max(30.0, duration / args.shards)
     sharding: dict[str, float] = {"shard_seconds": shard_seconds}
     if args.max_parallel:

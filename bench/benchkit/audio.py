@@ -62,6 +62,12 @@ def speech(minutes: int) -> Path:
     return target
 
 
+def said_in(file: Path) -> str:
+    """What ``speech`` said in ``file``: the paragraph as many times as it fits."""
+    said = duration(file) / duration(CACHE / "paragraph.wav")
+    return " ".join([PARAGRAPH] * max(1, round(said)))
+
+
 def duration(path: Path) -> float:
     import av
 
