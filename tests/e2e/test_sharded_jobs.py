@@ -30,16 +30,28 @@ async def test_a_long_recording_runs_as_an_indexed_job_and_survives_a_killed_sha
         job_id = created.json()["id"]
         cluster, namespace = deployment.cluster, deployment.namespace
 
-        def running_pod() -> str | None:
-            running = [p for p in deployment.pods(job_id) if p["status"].get("phase") == "Running"]
-            return running[0]["metadata"]["name"] if running else None
+        # Find and kill in one kubectl call, so the pod cannot finish its shard between being
+        # seen running and being deleted (a 30 s shard takes a few seconds on the node).
+        first_shard = ",".join(
+            [
+                f"audiotext.io/transcriptionjob={job_id}",
+                "batch.kubernetes.io/job-completion-index=0",
+            ]
+        )
 
-        pod = cluster.wait_for("a shard's pod to run", running_pod, timeout=180, interval=0.3)
+        def killed_running_pod() -> str:
+            deleted = cluster.run(
+                "delete", "pod", "-n", namespace, "-l", first_shard,
+                "--field-selector=status.phase=Running", "--wait=false", "-o", "name",
+            )  # fmt: skip
+            name = deleted.stdout.strip()
+            return name if name.startswith("pod/") else ""  # not "No resources found"
+
+        cluster.wait_for("shard 0's pod to run", killed_running_pod, timeout=180, interval=0.2)
         job = cluster.json("get", "job", "-n", namespace, "-l", f"audiotext.io/job-id={job_id}")
         spec = job["items"][0]["spec"]
         shards = spec["completions"]
         assert spec["completionMode"] == "Indexed" and shards >= 4 and spec["parallelism"] == 2
-        cluster.run("delete", "pod", pod, "-n", namespace, "--wait=false")
 
         tj = deployment.wait_phase(job_id, {"Succeeded", "Failed"}, timeout=420)
         status = tj["status"]
