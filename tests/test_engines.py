@@ -151,3 +151,22 @@ def test_the_batched_windows_are_dealt_into_runs_each_primed_by_the_one_before()
     assert even([[1, 2, 3], [4, 5]]) == [[2, 3], [4, 5]]
     assert even([[1, 2], []]) == [[], []]
     assert looping("the end. " * 30) and not looping("A short sentence, said once.")
+
+
+def test_speech_a_batched_window_skipped_is_found_and_its_words_put_in_place() -> None:
+    from audiotext.engine.batched import merged, uncovered
+
+    def word(text: str, start: float, end: float) -> dict[str, object]:
+        return {"word": text, "start": start, "end": end, "probability": 0.9}
+
+    heard = [word(" One", 11.0, 11.5), word(" two.", 11.6, 12.0), word(" Three", 12.5, 13.0)]
+    # The decode began late and stopped early; a pause of 0.5 s inside is no gap.
+    assert uncovered(heard, 10.0, 30.0) == [(13.0, 30.0)]
+    assert uncovered(heard, 8.5, 13.5) == [(8.5, 11.0)]
+    assert uncovered([], 0.0, 1.5) == [] and uncovered([], 0.0, 3.0) == [(0.0, 3.0)]
+    window = {"start": 10.0, "end": 13.0, "text": " One two. Three", "words": heard, "seek": 1000}
+    again = {"start": 13.0, "end": 15.0, "text": " four.", "words": [word(" four.", 13.2, 14.0)]}
+    (part,) = merged([window, again], lambda text: [len(text)])
+    assert part["text"] == " One two. Three four." and part["tokens"] == [len(part["text"])]
+    assert (part["start"], part["end"], part["seek"]) == (10.0, 15.0, 1000)
+    assert [w["word"] for w in part["words"]] == [" One", " two.", " Three", " four."]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import shutil
 import subprocess
 import tempfile
@@ -62,8 +63,78 @@ def speech(minutes: int) -> Path:
     return target
 
 
+# Words for sentences that never repeat (``varied_speech``): a recording of one paragraph on
+# repeat flatters any decoder that reads its own earlier text, which real speech never repeats.
+NAMES = "Maria David Aisha Thomas Elena Kenji Sofia Omar Grace Lucas Priya Henry Nadia Samuel".split()
+TEAMS = "design sales support finance research legal marketing security".split()
+THINGS = (
+    "contract report budget schedule proposal invoice survey roadmap website warehouse "
+    "presentation newsletter database interview workshop conference"
+).split()
+QUALITIES = "new final revised quarterly detailed shorter early weekly careful".split()
+DAYS = "Monday Tuesday Wednesday Thursday Friday Saturday".split()
+PLACES = "London Chicago Madrid Toronto Berlin Sydney Dublin Lisbon".split()
+DEEDS = "review finish send prepare check print update share".split()
+DONE = "reviewed finished sent prepared checked printed updated shared".split()
+FEELINGS = "happy worried surprised pleased".split()
+TEMPLATES = (
+    "{name} will {deed} the {quality} {thing} before {day}.",
+    "The {team} team {done} the {thing} for the office in {place}.",
+    "On {day} morning, {name} asked the {team} team about the {quality} {thing}.",
+    "Everyone was {feeling} when {name} {done} the {thing} so early.",
+    "Could you {deed} the {thing} and tell {name} by {day} afternoon?",
+    "The {thing} from {place} arrived late, so the {team} team waited.",
+    "{name} and {other} met in {place} to talk about the {thing}.",
+    "After the {thing}, {name} flew to {place} for a {quality} workshop.",
+)
+
+
+def sentences(seed: int, count: int) -> list[str]:
+    """``count`` sentences from ``TEMPLATES``, the same for a seed, hardly two alike."""
+    rng = random.Random(seed)
+    pick = rng.choice
+    made = []
+    for _ in range(count):
+        name, other = rng.sample(NAMES, 2)
+        made.append(
+            pick(TEMPLATES).format(
+                name=name, other=other, team=pick(TEAMS), thing=pick(THINGS),
+                quality=pick(QUALITIES), day=pick(DAYS), place=pick(PLACES),
+                deed=pick(DEEDS), done=pick(DONE), feeling=pick(FEELINGS),
+            )  # fmt: skip
+        )
+    return made
+
+
+def varied_speech(minutes: int) -> Path:
+    """About ``minutes`` of espeak-ng speech in sentences that do not repeat, as 16 kHz mono
+    FLAC, and what it says beside it (``said_in`` reads it); cached between runs."""
+    CACHE.mkdir(parents=True, exist_ok=True)
+    target = CACHE / f"varied-{minutes}min.flac"
+    if target.exists():
+        return target
+    text = " ".join(sentences(minutes, minutes * 15))  # about 15 sentences a minute at 160 wpm
+    wav = CACHE / f".varied-{minutes}min.wav"
+    subprocess.run(
+        ["espeak-ng", "-v", "en-us", "-s", "160", "-w", str(wav), text],
+        check=True,
+        capture_output=True,
+    )
+    partial = CACHE / f".varied-{minutes}min.flac"
+    subprocess.run(
+        ["sox", str(wav), "-r", "16000", "-c", "1", str(partial)], check=True, capture_output=True
+    )
+    wav.unlink()
+    target.with_suffix(".txt").write_text(text)
+    partial.rename(target)
+    return target
+
+
 def said_in(file: Path) -> str:
-    """What ``speech`` said in ``file``: the paragraph as many times as it fits."""
+    """What ``speech`` or ``varied_speech`` said in ``file``: the paragraph as many times as
+    it fits, or the text kept beside it."""
+    if file.with_suffix(".txt").exists():
+        return file.with_suffix(".txt").read_text()
     said = duration(file) / duration(CACHE / "paragraph.wav")
     return " ".join([PARAGRAPH] * max(1, round(said)))
 

@@ -1,29 +1,42 @@
 """faster-whisper's batched pipeline, with each window primed with the text before it.
 
 The stock pipeline decodes a batch of consecutive windows at once, so no window hears the
-text of the one before it, as the sequential pipeline's do. On 20 min of speech that cost
-3.3 WER points against the sequential pipeline (bench/long_audio.py); primed, 1.3. Here the
-windows are dealt into ``batch_size`` runs of consecutive windows (the first part of the
-recording, the second, …), and batch ``k`` holds window ``k`` of every run. Each window's
-predecessor in its run was decoded in the batch before, so its text primes the window (the
-text of more windows before it primed the tiny model worse, measured). Only each run's first
-window goes unprimed.
+text of the one before it, as the sequential pipeline's do. Here the windows are dealt into
+``batch_size`` runs of consecutive windows (the first part of the recording, the second, …),
+and batch ``k`` holds window ``k`` of every run. Each window's predecessor in its run was
+decoded in the batch before, so its text primes the window (the text of more windows before
+it primed the tiny model worse, measured). A run's first window is primed by the last window
+of the run before, heard greedily first: that costs one cheap batch per recording.
+
+Without timestamps nothing tells the batched pipeline that a window's decode stopped early
+(or began late), and that speech is lost (faster-whisper#1179). So a window whose words leave
+more than ``SKIPPED`` seconds of it uncovered has those stretches decoded again on their own,
+and their words put in place.
+
+On 20 min of varied speech (bench/long_audio.py), WER against the sequential pipeline's
+0.069: primed windows 0.089 (54 words lost in 3 windows), with skipped speech heard again
+0.076, with the runs' first windows primed too 0.071.
 
 Segments still come out in time order: a run's are held until the runs before it are out.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import zlib
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 from faster_whisper import BatchedInferencePipeline
+from faster_whisper.audio import pad_or_trim
 from faster_whisper.transcribe import Segment, Word
 
 # A window whose text compresses better than this is a decoder loop: it primes nothing.
 LOOPING = 2.4
+# Speech no word covers for longer than this was skipped: pauses inside a window are shorter
+# (the VAD keeps at most 0.8 s of a silence), and word times are good to a few tenths.
+SKIPPED = 2.0
 
 
 def dealt(count: int, runs: int) -> list[list[int]]:
@@ -46,6 +59,38 @@ def even(primes: list[list[int]]) -> list[list[int]]:
     return [p[len(p) - keep :] for p in primes]
 
 
+def uncovered(
+    words: list[dict[str, Any]], start: float, end: float, least: float = SKIPPED
+) -> list[tuple[float, float]]:
+    """The stretches of ``start … end`` longer than ``least`` that no word covers."""
+    stretches, at = [], start
+    for word in sorted(words, key=lambda w: float(w["start"])):
+        if word["start"] - at > least:
+            stretches.append((at, float(word["start"])))
+        at = max(at, float(word["end"]))
+    if end - at > least:
+        stretches.append((at, end))
+    return stretches
+
+
+def merged(parts: list[dict[str, Any]], encode: Any) -> list[dict[str, Any]]:
+    """A window's parts and those heard again in its gaps, as one part: its words in time
+    order, its text theirs."""
+    words = sorted((w for part in parts for w in part["words"]), key=lambda w: float(w["start"]))
+    text = "".join(w["word"] for w in words)
+    first = parts[0]
+    return [
+        {
+            **first,
+            "start": min(p["start"] for p in parts),
+            "end": max(p["end"] for p in parts),
+            "text": text,
+            "tokens": encode(text),
+            "words": words,
+        }
+    ]
+
+
 def looping(text: str) -> bool:
     data = text.encode()
     return bool(data) and len(data) / len(zlib.compress(data)) > LOOPING
@@ -66,32 +111,119 @@ class PrimedBatchedPipeline(BatchedInferencePipeline):  # type: ignore[misc]
         log_progress: bool,
     ) -> Iterator[Segment]:
         runs = dealt(len(features), batch_size)
-        before: list[list[int]] = [[] for _ in runs]
+        before = self._primes_for_runs(features, tokenizer, chunks_metadata, runs, options)
         decoded: dict[int, list[dict[str, Any]]] = {}
         out, number = 0, 0
         for step in range(max((len(run) for run in runs), default=0)):
             live = [r for r, run in enumerate(runs) if step < len(run)]
-            windows = [runs[r][step] for r in live]
-            self._primes = even([before[r] for r in live])
-            # Word times are kept after the speech before them, and that is another run's.
-            self.last_speech_timestamp = 0.0
-            results = self.forward(
-                np.stack([features[w] for w in windows]),
-                tokenizer,
-                [chunks_metadata[w] for w in windows],
-                options,
-            )
-            for run, window, result in zip(live, windows, results, strict=True):
-                decoded[window] = result
-                tokens = [t for part in result for t in part["tokens"]]
-                text = "".join(part["text"] for part in result)
-                before[run] = [] if looping(text) else tokens
+            # Prompts in one batch are cut to one length, so unprimed windows go apart.
+            for group in ([r for r in live if not before[r]], [r for r in live if before[r]]):
+                if not group:
+                    continue
+                windows = [runs[r][step] for r in group]
+                results = self._decoded(
+                    features,
+                    tokenizer,
+                    chunks_metadata,
+                    windows,
+                    [before[r] for r in group],
+                    options,
+                )
+                for run, window, result in zip(group, windows, results, strict=True):
+                    decoded[window] = result
+                    tokens = [t for part in result for t in part["tokens"]]
+                    text = "".join(part["text"] for part in result)
+                    before[run] = [] if looping(text) else tokens
             while out in decoded:
                 for part in decoded.pop(out):
                     number += 1
                     yield _segment(part, number, options)
                 out += 1
         self.last_speech_timestamp = 0.0
+
+    def _decoded(
+        self,
+        features: Any,
+        tokenizer: Any,
+        chunks_metadata: list[dict[str, Any]],
+        windows: list[int],
+        primes: list[list[int]],
+        options: Any,
+    ) -> list[list[dict[str, Any]]]:
+        """``windows`` decoded in one batch, each primed, with any speech they skipped."""
+        self._primes = even(primes)
+        # Word times are kept after the speech before them, and that is another run's.
+        self.last_speech_timestamp = 0.0
+        batch = np.stack([features[w] for w in windows])
+        metadata = [chunks_metadata[w] for w in windows]
+        results = self.forward(batch, tokenizer, metadata, options)
+        if options.word_timestamps:
+            results = self._heard_again(batch, tokenizer, metadata, results, options)
+        return list(results)
+
+    def _primes_for_runs(
+        self,
+        features: Any,
+        tokenizer: Any,
+        metadata: list[dict[str, Any]],
+        runs: list[list[int]],
+        options: Any,
+    ) -> list[list[int]]:
+        """Each run's prime for its first window: the text of the window before it (the last
+        of the run before), heard first, greedily and in one batch (its last 10 s alone primed
+        no better than nothing; greedy, as well as beam 5). The first run has none, as the
+        sequential pipeline's first window."""
+        before = [run[0] - 1 for run in runs[1:]]
+        if not before:
+            return [[] for _ in runs]
+        self._primes = [[] for _ in before]
+        quick = dataclasses.replace(options, beam_size=1, word_timestamps=False)
+        windows = np.stack([features[w] for w in before])
+        heard = self.forward(windows, tokenizer, [metadata[w] for w in before], quick)
+        primes: list[list[int]] = [[]]
+        for parts in heard:
+            text = "".join(part["text"] for part in parts)
+            primes.append([] if looping(text) else [t for part in parts for t in part["tokens"]])
+        return primes
+
+    def _heard_again(
+        self,
+        features: Any,
+        tokenizer: Any,
+        metadata: list[dict[str, Any]],
+        results: list[list[dict[str, Any]]],
+        options: Any,
+    ) -> list[list[dict[str, Any]]]:
+        """``results`` with each window's skipped stretches decoded again, unprimed (a prime
+        that ends as the stretch begins is what makes the decoder skip it), in one batch."""
+        stretches = []
+        for i, (window, parts) in enumerate(zip(metadata, results, strict=True)):
+            offset, words = window["offset"], [w for part in parts for w in part["words"]]
+            for start, end in uncovered(words, offset, offset + window["duration"]):
+                stretches.append((i, start - offset, end - offset))
+        if not stretches:
+            return results
+        fps = self.model.frames_per_second
+        cut = [
+            pad_or_trim(features[i][:, int(start * fps) : int(end * fps)])
+            for i, start, end in stretches
+        ]
+        where = [
+            {"offset": metadata[i]["offset"] + start, "duration": end - start, "segments": []}
+            for i, start, end in stretches
+        ]
+        self._primes = [[] for _ in stretches]
+        self.last_speech_timestamp = 0.0
+        heard = self.forward(np.stack(cut), tokenizer, where, options)
+        found: dict[int, list[dict[str, Any]]] = {}
+        for (i, _, _), parts in zip(stretches, heard, strict=True):
+            found.setdefault(i, []).extend(
+                p for p in parts if p["words"] and not _silent(p, options)
+            )
+        for i, parts in found.items():
+            if parts:
+                results[i] = merged(results[i] + parts, tokenizer.encode)
+        return results
 
     def generate_segment_batched(
         self, features: Any, tokenizer: Any, options: Any
@@ -146,6 +278,14 @@ class PrimedBatchedPipeline(BatchedInferencePipeline):  # type: ignore[misc]
                 }
             )
         return encoder_output, decoded
+
+
+def _silent(part: dict[str, Any], options: Any) -> bool:
+    """What the sequential pipeline would skip as no speech."""
+    return bool(
+        part["no_speech_prob"] > options.no_speech_threshold
+        and part["avg_logprob"] < options.log_prob_threshold
+    )
 
 
 def _segment(part: dict[str, Any], number: int, options: Any) -> Segment:
