@@ -8,9 +8,10 @@ never repeat (benchkit.audio.varied_speech; one paragraph on repeat flatters the
 pipeline, whose prompt then holds its own earlier hearing of the very sentence it decodes); for
 memory, the paragraph on repeat (benchkit.audio.speech).
 
-- Speed: a 20 min recording as a job (its ``processing_time_seconds``: decode, shards, batched
-  pipeline, store) against raw sequential faster-whisper on the same file, model and threads
-  in this process (beam 5, VAD and word timestamps on, as the service decodes); target ≤ 0.50.
+- Speed: a 20 min recording as a job (its ``processing_time_seconds``: decode, shards,
+  batched pipeline, store) against raw sequential faster-whisper on the same file, model and
+  threads in this process (beam 5, VAD and word timestamps on, as the service decodes), the
+  quicker of two runs each; target ≤ 0.50.
 - Accuracy: the WER of both against what was said; target: the job's at most 0.005 worse.
 - Memory: the server's peak RSS (sampled every 50 ms) during a 10 min and a 120 min job;
   target: the 120 min one at most 100 MB above the 10 min one.
@@ -36,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from wer import wer  # the tests' WER, one definition
 
 THREADS = 2
+RUNS = 2
 TARGET_SPEED = 0.50
 TARGET_WER = 0.005
 TARGET_GROWTH_MB = 100
@@ -83,14 +85,15 @@ def main() -> int:
     speed_minutes, memory_minutes = (5, (10, 30)) if args.quick else (20, (10, 120))
     long = audio.varied_speech(speed_minutes)
     raw_transcriber(THREADS)(audio.jfk())  # the model's files in the page cache
-    raw_seconds, raw = raw_text(long)
+    # The quicker of two runs each: this machine's neighbours slow single runs by up to 1.6×.
+    raw_seconds, raw = min(raw_text(long) for _ in range(RUNS))
     env = {"AUDIOTEXT_MAX_UPLOAD_BYTES": str(1024 * MB)}
     with (
         tempfile.TemporaryDirectory(prefix="audiotext-bench-") as tmp,
         gateway(Path(tmp), env) as server,
     ):
         job(server.url, audio.jfk())  # the model loaded
-        service_seconds, service = job(server.url, long)
+        service_seconds, service = min(job(server.url, long) for _ in range(RUNS))
         peaks = {}
         for minutes in memory_minutes:
             with PeakRss(server.pid) as rss:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator
@@ -49,6 +50,8 @@ if TYPE_CHECKING:
     from audiotext.engine.base import Audio
 
 log = logging.getLogger(__name__)
+# About a window's worth of text (some 90 tokens): how much of a shard primes the next.
+LEAD_IN_CHARS = 400
 
 ProgressCallback = Callable[[int, Segment], None]
 
@@ -301,11 +304,14 @@ async def _transcribe_shards(
     parts: list[Transcript] = []
     voices: list[Voices] = []
     bounds = DiarizeOptions.of(row.options)
+    lead_in = None
     for shard in shards:
         counts = {"total": len(shards), "succeeded": shard.index, "running": 1, "failed": 0}
         job = await jobs.report_progress(row.id, job.progress, shards=counts)
         samples = await asyncio.to_thread(audio.decode_range, path, shard.start, shard.end)
-        segments, info = await asyncio.to_thread(engine.transcribe, samples, options)
+        # One shard after another: each hears the end of the one before, as across a window.
+        heard = dataclasses.replace(options, lead_in=lead_in)
+        segments, info = await asyncio.to_thread(engine.transcribe, samples, heard)
         collected, job = await _reporting(jobs, job, segments, shard, duration)
         part = transcript_of(info, collected, options)
         if known is not None:
@@ -314,6 +320,7 @@ async def _transcribe_shards(
             voices.append(found.voices)
         del samples
         parts.append(part)
+        lead_in = " ".join(s.text.strip() for s in part.segments)[-LEAD_IN_CHARS:] or None
     diarized_voices = voices if known is not None else None
     transcript = sharding.stitch(shards, parts, duration, diarized_voices, bounds)
     done = {"total": len(shards), "succeeded": len(shards), "running": 0, "failed": 0}

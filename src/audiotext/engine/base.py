@@ -153,6 +153,9 @@ class TranscribeOptions:
     # (what a streaming client waits on).
     early_text: bool = False
     vad_parameters: dict[str, float] | None = None  # Silero VAD's (jobs.decoding's names)
+    # What was said just before this audio (the shard before, in local mode): it primes the
+    # first window of the batched pipeline, as the text before primes every other.
+    lead_in: str | None = None
 
 
 def decoding_kwargs(options: TranscribeOptions) -> dict[str, Any]:

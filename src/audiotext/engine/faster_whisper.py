@@ -120,7 +120,7 @@ class FasterWhisperEngine:
             if batch:
                 from audiotext.engine.batched import PrimedBatchedPipeline
 
-                runner = PrimedBatchedPipeline(model=model)
+                runner = PrimedBatchedPipeline(model=model, lead_in=options.lead_in)
                 # Whole windows, decoded without timestamps (with them, a window whose decode
                 # stops early loses the rest of its speech), then cut into sentences by their
                 # words' times.
