@@ -85,7 +85,7 @@ def main() -> int:
     speed_minutes, memory_minutes = (5, (10, 30)) if args.quick else (20, (10, 120))
     long = audio.varied_speech(speed_minutes)
     raw_transcriber(THREADS)(audio.jfk())  # the model's files in the page cache
-    # The quicker of two runs each: this machine's neighbours slow single runs by up to 1.6×.
+    # The quicker of two runs each: this machine's neighbours slow single runs by up to 1.6 times.
     raw_seconds, raw = min(raw_text(long) for _ in range(RUNS))
     env = {"AUDIOTEXT_MAX_UPLOAD_BYTES": str(1024 * MB)}
     with (

@@ -136,6 +136,11 @@ def test_long_audio_on_cpu_is_batched_and_loses_no_speech(long_speech: Path) -> 
     # Segments within each window, not one per window.
     assert max(s.end - s.start for s in batched.segments) < 15
     assert [s.id for s in batched.segments] == list(range(len(batched.segments)))
+    # A shard that follows another hears its end first (local mode): that primes, never speaks.
+    options = TranscribeOptions(model="tiny.en", lead_in=sequential.text[-400:])
+    led_in = transcribe_audio(engine, samples, options)
+    assert wer(LONG_TEXT, led_in.text) <= wer(LONG_TEXT, sequential.text) + 0.02, led_in.text
+    assert led_in.segments[0].start < 2.0
 
 
 def test_the_batched_windows_are_dealt_into_runs_each_primed_by_the_one_before() -> None:

@@ -65,18 +65,38 @@ def speech(minutes: int) -> Path:
 
 # Words for sentences that never repeat (``varied_speech``): a recording of one paragraph on
 # repeat flatters any decoder that reads its own earlier text, which real speech never repeats.
-NAMES = "Maria David Aisha Thomas Elena Kenji Sofia Omar Grace Lucas Priya Henry Nadia Samuel".split()
-TEAMS = "design sales support finance research legal marketing security".split()
+# fmt: off
+NAMES = (
+    "Maria", "David", "Aisha", "Thomas", "Elena", "Kenji", "Sofia", "Omar", "Grace", "Lucas",
+    "Priya", "Henry", "Nadia", "Samuel",
+)
+TEAMS = (
+    "design", "sales", "support", "finance", "research", "legal", "marketing", "security",
+)
 THINGS = (
-    "contract report budget schedule proposal invoice survey roadmap website warehouse "
-    "presentation newsletter database interview workshop conference"
-).split()
-QUALITIES = "new final revised quarterly detailed shorter early weekly careful".split()
-DAYS = "Monday Tuesday Wednesday Thursday Friday Saturday".split()
-PLACES = "London Chicago Madrid Toronto Berlin Sydney Dublin Lisbon".split()
-DEEDS = "review finish send prepare check print update share".split()
-DONE = "reviewed finished sent prepared checked printed updated shared".split()
-FEELINGS = "happy worried surprised pleased".split()
+    "contract", "report", "budget", "schedule", "proposal", "invoice", "survey", "roadmap",
+    "website", "warehouse", "presentation", "newsletter", "database", "interview", "workshop",
+    "conference",
+)
+QUALITIES = (
+    "new", "final", "revised", "quarterly", "detailed", "shorter", "early", "weekly", "careful",
+)
+DAYS = (
+    "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday",
+)
+PLACES = (
+    "London", "Chicago", "Madrid", "Toronto", "Berlin", "Sydney", "Dublin", "Lisbon",
+)
+DEEDS = (
+    "review", "finish", "send", "prepare", "check", "print", "update", "share",
+)
+DONE = (
+    "reviewed", "finished", "sent", "prepared", "checked", "printed", "updated", "shared",
+)
+FEELINGS = (
+    "happy", "worried", "surprised", "pleased",
+)
+# fmt: on
 TEMPLATES = (
     "{name} will {deed} the {quality} {thing} before {day}.",
     "The {team} team {done} the {thing} for the office in {place}.",
@@ -98,10 +118,17 @@ def sentences(seed: int, count: int) -> list[str]:
         name, other = rng.sample(NAMES, 2)
         made.append(
             pick(TEMPLATES).format(
-                name=name, other=other, team=pick(TEAMS), thing=pick(THINGS),
-                quality=pick(QUALITIES), day=pick(DAYS), place=pick(PLACES),
-                deed=pick(DEEDS), done=pick(DONE), feeling=pick(FEELINGS),
-            )  # fmt: skip
+                name=name,
+                other=other,
+                team=pick(TEAMS),
+                thing=pick(THINGS),
+                quality=pick(QUALITIES),
+                day=pick(DAYS),
+                place=pick(PLACES),
+                deed=pick(DEEDS),
+                done=pick(DONE),
+                feeling=pick(FEELINGS),
+            )
         )
     return made
 
