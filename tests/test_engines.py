@@ -136,6 +136,10 @@ def test_long_audio_on_cpu_is_batched_and_loses_no_speech(long_speech: Path) -> 
     # Segments within each window, not one per window.
     assert max(s.end - s.start for s in batched.segments) < 15
     assert [s.id for s in batched.segments] == list(range(len(batched.segments)))
+    # On 2 threads the batches are shared by two workers of one thread, a model of their own.
+    assert engine.batched_layout == (2, 1)  # type: ignore[attr-defined]
+    assert engine.batched_models.loaded() == ["tiny.en"]  # type: ignore[attr-defined]
+    assert engine.models.loaded() == []  # type: ignore[attr-defined]
     # A shard that follows another hears its end first (local mode): that primes, never speaks.
     options = TranscribeOptions(model="tiny.en", lead_in=sequential.text[-400:])
     led_in = transcribe_audio(engine, samples, options)

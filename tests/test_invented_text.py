@@ -52,6 +52,9 @@ def test_a_decoder_loop_is_cut_and_flagged_and_real_repetition_is_kept() -> None
     tone = " I don't know how to do it, but" * 3
     assert invented(segment(tone, 0, 20, no_speech_prob=0.33, avg_logprob=-0.94))
     assert not invented(segment(tone, 0, 20, no_speech_prob=0.1, avg_logprob=-0.3))
+    twice = " I don't know what to do with it, but I don't know what to do with it."
+    assert invented(segment(twice, 0, 20, no_speech_prob=0.32, avg_logprob=-1.11))
+    assert not invented(segment(twice, 0, 20, no_speech_prob=0.32, avg_logprob=-0.9))
 
 
 def test_every_segment_says_how_far_it_can_be_trusted() -> None:

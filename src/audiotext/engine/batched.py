@@ -22,9 +22,11 @@ Segments still come out in time order: a run's are held until the runs before it
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import zlib
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -101,9 +103,10 @@ class PrimedBatchedPipeline(BatchedInferencePipeline):  # type: ignore[misc]
 
     _primes: list[list[int]]
 
-    def __init__(self, model: Any, lead_in: str | None = None) -> None:
+    def __init__(self, model: Any, lead_in: str | None = None, workers: int = 1) -> None:
         super().__init__(model=model)
         self.lead_in = lead_in  # text said before the audio: the first window's prime
+        self.workers = workers  # the model's: each decodes a share of every batch at once
 
     def _batched_segments_generator(  # faster-whisper's hook: all windows, in time order
         self,
@@ -155,15 +158,37 @@ class PrimedBatchedPipeline(BatchedInferencePipeline):  # type: ignore[misc]
         options: Any,
     ) -> list[list[dict[str, Any]]]:
         """``windows`` decoded in one batch, each primed, with any speech they skipped."""
-        self._primes = even(primes)
-        # Word times are kept after the speech before them, and that is another run's.
-        self.last_speech_timestamp = 0.0
         batch = np.stack([features[w] for w in windows])
         metadata = [chunks_metadata[w] for w in windows]
-        results = self.forward(batch, tokenizer, metadata, options)
+        results = self._forward_all(batch, tokenizer, metadata, options, primes)
         if options.word_timestamps:
             results = self._heard_again(batch, tokenizer, metadata, results, options)
         return list(results)
+
+    def _forward_all(
+        self,
+        features: Any,
+        tokenizer: Any,
+        metadata: list[dict[str, Any]],
+        options: Any,
+        primes: list[list[int]],
+    ) -> list[list[dict[str, Any]]]:
+        """``features`` decoded, each window with its prime: the batch dealt among the
+        model's workers, each decoding its share at once."""
+
+        def share(windows: list[int]) -> list[list[dict[str, Any]]]:
+            worker = copy.copy(self)  # its own prompts and word-time state
+            worker._primes = even([primes[w] for w in windows])
+            # Word times are kept after the speech before them, and that is another run's.
+            worker.last_speech_timestamp = 0.0
+            part = features[windows[0] : windows[-1] + 1]
+            return list(worker.forward(part, tokenizer, [metadata[w] for w in windows], options))
+
+        shares = dealt(len(features), self.workers)
+        if len(shares) == 1:
+            return share(shares[0])
+        with ThreadPoolExecutor(len(shares)) as pool:
+            return [result for done in pool.map(share, shares) for result in done]
 
     def _primes_for_runs(
         self,
@@ -181,10 +206,11 @@ class PrimedBatchedPipeline(BatchedInferencePipeline):  # type: ignore[misc]
         before = [run[0] - 1 for run in runs[1:]]
         if not before:
             return [first for _ in runs]
-        self._primes = [[] for _ in before]
         quick = dataclasses.replace(options, word_timestamps=False)
         windows = np.stack([features[w] for w in before])
-        heard = self.forward(windows, tokenizer, [metadata[w] for w in before], quick)
+        heard = self._forward_all(
+            windows, tokenizer, [metadata[w] for w in before], quick, [[] for _ in before]
+        )
         primes: list[list[int]] = [first]
         for parts in heard:
             text = "".join(part["text"] for part in parts)
@@ -217,9 +243,8 @@ class PrimedBatchedPipeline(BatchedInferencePipeline):  # type: ignore[misc]
             {"offset": metadata[i]["offset"] + start, "duration": end - start, "segments": []}
             for i, start, end in stretches
         ]
-        self._primes = [[] for _ in stretches]
-        self.last_speech_timestamp = 0.0
-        heard = self.forward(np.stack(cut), tokenizer, where, options)
+        unprimed: list[list[int]] = [[] for _ in stretches]
+        heard = self._forward_all(np.stack(cut), tokenizer, where, options, unprimed)
         found: dict[int, list[dict[str, Any]]] = {}
         for (i, _, _), parts in zip(stretches, heard, strict=True):
             found.setdefault(i, []).extend(

@@ -38,6 +38,9 @@ DETECT_SECONDS = (10.0, 30.0)
 # Windows decoded at once on CPU, for long recordings (AUDIOTEXT_BATCHED_FROM_SECONDS).
 # On 2 cores 4 was quicker than 2, 8 or 16 (20 min of speech: 18.0, 20.6, 21.3, 22.1 s).
 CPU_BATCH_SIZE = 4
+# The batched pipeline's workers on CPU, and CTranslate2's threads when told 0.
+BATCHED_WORKERS = 2
+CT2_DEFAULT_THREADS = 4
 Split = Callable[[Segment], list[Segment]]
 
 
@@ -60,6 +63,8 @@ class FasterWhisperEngine:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.models = ModelManager(settings.model_ttl_seconds)
+        # Long recordings on CPU: the same models, loaded with workers (batched_layout).
+        self.batched_models = ModelManager(settings.model_ttl_seconds)
 
     @property
     def device(self) -> str:
@@ -85,7 +90,20 @@ class FasterWhisperEngine:
             return CPU_BATCH_SIZE if self.device == "cpu" else 0
         return 0
 
-    def _load(self, model: str) -> Any:
+    @property
+    def batched_layout(self) -> tuple[int, int]:
+        """The batched pipeline's model on CPU: (workers, threads each). Two workers of half
+        the threads, each decoding half of every batch, are 1.3 times quicker than one on
+        them all (2 cores, bench/long_audio.py)."""
+        cores = self.settings.cpu_threads or min(CT2_DEFAULT_THREADS, len(os.sched_getaffinity(0)))
+        workers = min(BATCHED_WORKERS, cores)
+        return workers, max(1, cores // workers)
+
+    def _load_batched(self, model: str) -> Any:
+        workers, threads = self.batched_layout
+        return self._load(model, threads, workers)
+
+    def _load(self, model: str, threads: int | None = None, workers: int = 1) -> Any:
         try:
             from faster_whisper import WhisperModel
         except ImportError as exc:
@@ -93,11 +111,13 @@ class FasterWhisperEngine:
                 "faster-whisper is not installed (install audiotext[engine])"
             ) from exc
         location = resolve_model(model, self.settings.model_dir)
+        threads = self.settings.cpu_threads if threads is None else threads
         return WhisperModel(
             location,
             device=self.device,
             compute_type=self.compute_type,
-            cpu_threads=self.settings.cpu_threads,
+            cpu_threads=threads,
+            num_workers=workers,
             download_root=str(self.settings.model_dir) if self.settings.model_dir else None,
             local_files_only=os.path.isdir(location),
         )
@@ -107,7 +127,12 @@ class FasterWhisperEngine:
     ) -> tuple[Iterator[Segment], TranscriptInfo]:
         # The model stays loaded until the last segment is out (segments come lazily).
         held = ExitStack()
-        model = held.enter_context(self.models.use(options.model, self._load))
+        batch = self.batch_size(audio, options)
+        workers = self.batched_layout[0] if batch and self.device == "cpu" else 1
+        if workers > 1:
+            model = held.enter_context(self.batched_models.use(options.model, self._load_batched))
+        else:
+            model = held.enter_context(self.models.use(options.model, self._load))
         try:
             kwargs = decoding_kwargs(options)
             kwargs.update(vad_filter=options.vad_filter, beam_size=options.beam_size)
@@ -116,11 +141,10 @@ class FasterWhisperEngine:
             if options.vad_filter and options.vad_parameters:
                 kwargs["vad_parameters"] = engine_vad_parameters(options.vad_parameters)
             runner: Any = model
-            batch = self.batch_size(audio, options)
             if batch:
                 from audiotext.engine.batched import PrimedBatchedPipeline
 
-                runner = PrimedBatchedPipeline(model=model, lead_in=options.lead_in)
+                runner = PrimedBatchedPipeline(model, options.lead_in, workers)
                 # Whole windows, decoded without timestamps (with them, a window whose decode
                 # stops early loses the rest of its speech), then cut into sentences by their
                 # words' times.

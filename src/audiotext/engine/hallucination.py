@@ -60,8 +60,12 @@ def invented(segment: Segment) -> bool:
     stock = normalized(segment.text) in KNOWN_PHRASES
     if stock and (segment.no_speech_prob >= 0.3 or segment.avg_logprob < -0.7):
         return True
-    # A doubtful phrase said over and over (what the models make of a tone).
-    return segment.avg_logprob < -0.8 and said_again(normalized(segment.text).split())
+    # A doubtful phrase said over and over (what the models make of a tone): three times, or
+    # twice when the decoder all but guessed it.
+    words = normalized(segment.text).split()
+    if segment.avg_logprob < -1.0 and said_again(words, times=2):
+        return True
+    return segment.avg_logprob < -0.8 and said_again(words)
 
 
 def said_again(words: list[str], n: int = 4, times: int = 3) -> bool:
