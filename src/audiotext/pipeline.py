@@ -320,7 +320,7 @@ async def _transcribe_shards(
             voices.append(found.voices)
         del samples
         parts.append(part)
-        lead_in = " ".join(s.text.strip() for s in part.segments)[-LEAD_IN_CHARS:] or None
+        lead_in = part.text[-LEAD_IN_CHARS:] or None
     diarized_voices = voices if known is not None else None
     transcript = sharding.stitch(shards, parts, duration, diarized_voices, bounds)
     done = {"total": len(shards), "succeeded": len(shards), "running": 0, "failed": 0}

@@ -94,7 +94,7 @@ class FasterWhisperEngine:
     def batched_layout(self) -> tuple[int, int]:
         """The batched pipeline's model on CPU: (workers, threads each). Two workers of half
         the threads, each decoding half of every batch, are 1.3 times quicker than one on
-        them all (2 cores, bench/long_audio.py)."""
+        them all (2 cores, bench/RESULTS.md)."""
         cores = self.settings.cpu_threads or min(CT2_DEFAULT_THREADS, len(os.sched_getaffinity(0)))
         workers = min(BATCHED_WORKERS, cores)
         return workers, max(1, cores // workers)
